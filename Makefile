@@ -1,0 +1,122 @@
+# hybrid.identity: everything runs from here. `make` builds its own virtual
+# environments; nothing is assumed installed beyond Python, make and apt.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY_NEWEST  ?= $(shell .ci/find-python 3.13 3.12)
+PY_OLDEST  ?= $(shell .ci/find-python 3.11)
+CORE_NEWEST ?= ansible-core>=2.21,<2.22
+CORE_OLDEST ?= ansible-core>=2.19,<2.20
+
+VENV        := .venv
+VENV_OLDEST := .venv-2.19
+BIN         := $(VENV)/bin
+BUILD       := .build
+# Collections path whose ansible_collections/hybrid/identity points at this tree.
+COLLECTIONS := $(BUILD)/collections
+LINK        := $(COLLECTIONS)/ansible_collections/hybrid/identity
+SANITY_ROOT := $(BUILD)/sanity
+SANITY_COLL := $(SANITY_ROOT)/ansible_collections/hybrid/identity
+
+export HYBRID_LAB_DIR ?= $(CURDIR)/.lab
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
+LAB := $(BIN)/python -m tests.lab
+
+.PHONY: help venv venv-oldest link lab-up lab-down lab-status lab-load demo test \
+        sanity sanity-newest sanity-oldest units integration lint ruff ansible-lint \
+        changelog-lint bench clean
+
+help:
+	@echo "make demo         set up, start the lab and run the main job on it"
+	@echo "make test         sanity, unit, integration tests and linters (what CI runs)"
+	@echo "make lab-up | lab-down | lab-status | lab-load SCENARIO=FILE"
+	@echo "make units | integration | sanity | lint | bench"
+
+# --- environments -----------------------------------------------------------------
+
+$(VENV)/.stamp: requirements.txt tests/requirements.txt
+	@test -n "$(PY_NEWEST)" || { echo "Python 3.13 or 3.12 is needed" >&2; exit 1; }
+	$(PY_NEWEST) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -U pip
+	$(BIN)/pip install -q --disable-pip-version-check '$(CORE_NEWEST)' -r requirements.txt -r tests/requirements.txt
+	touch $@
+
+$(VENV_OLDEST)/.stamp: requirements.txt
+	@test -n "$(PY_OLDEST)" || { echo "Python 3.11 is needed" >&2; exit 1; }
+	$(PY_OLDEST) -m venv $(VENV_OLDEST)
+	$(VENV_OLDEST)/bin/pip install -q --disable-pip-version-check -U pip
+	$(VENV_OLDEST)/bin/pip install -q --disable-pip-version-check '$(CORE_OLDEST)' -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.stamp link
+venv-oldest: $(VENV_OLDEST)/.stamp
+
+link:
+	@mkdir -p $(dir $(LINK))
+	@[ -L $(LINK) ] || ln -sfn $(CURDIR) $(LINK)
+
+# --- the lab ----------------------------------------------------------------------
+
+lab-up: venv
+	$(LAB) up
+
+lab-down: venv
+	$(LAB) down
+
+lab-status: venv
+	$(LAB) status
+
+lab-load: venv
+	@test -n "$(SCENARIO)" || { echo "usage: make lab-load SCENARIO=tests/lab/scenarios/FILE.yml" >&2; exit 2; }
+	$(LAB) load $(SCENARIO)
+
+# --- the main job -----------------------------------------------------------------
+
+demo: lab-up
+	$(LAB) load tests/lab/scenarios/demo.yml
+	$(BIN)/ansible-playbook -e @$(HYBRID_LAB_DIR)/lab_vars.yml playbooks/demo.yml
+
+# --- tests ------------------------------------------------------------------------
+
+test: lint sanity units integration
+
+units: venv
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: lab-up
+	$(BIN)/python -m pytest -q tests/integration
+
+# ansible-test wants the collection under ansible_collections/<ns>/<name>: copy the
+# tracked and not-ignored files there (a symlink is resolved away by ansible-test).
+$(SANITY_COLL): FORCE
+	rm -rf $(SANITY_ROOT)
+	mkdir -p $(SANITY_COLL)
+	git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(SANITY_COLL)
+FORCE:
+
+sanity: sanity-oldest sanity-newest
+
+sanity-newest: venv $(SANITY_COLL)
+	cd $(SANITY_COLL) && PATH=$(CURDIR)/$(BIN):$$PATH ansible-test sanity --venv --python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') --color no
+
+sanity-oldest: venv-oldest $(SANITY_COLL)
+	cd $(SANITY_COLL) && PATH=$(CURDIR)/$(VENV_OLDEST)/bin:$$PATH ansible-test sanity --venv --python 3.11 --color no
+
+lint: ruff ansible-lint changelog-lint
+
+ruff: venv
+	$(BIN)/ruff check .
+
+ansible-lint: venv
+	$(BIN)/ansible-lint --offline roles playbooks
+
+changelog-lint: venv
+	$(BIN)/antsibull-changelog lint
+
+bench: lab-up
+	$(BIN)/python -m tests.bench
+
+clean: lab-down
+	rm -rf $(BUILD) $(VENV) $(VENV_OLDEST)

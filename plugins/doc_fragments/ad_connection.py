@@ -1,0 +1,82 @@
+# Copyright: contributors to the hybrid.identity collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  ad_server:
+    description:
+      - The domain controller to talk to, as a host name or an LDAP URL such as V(ldaps://dc01.contoso.com:636).
+      - A URL's scheme must agree with O(ad_tls) (V(ldaps://) with V(ldaps), V(ldap://) with V(starttls) or V(none)).
+      - The host name must be one that the server certificate names when O(ad_validate_certs=true).
+      - If not set, the environment variable E(HYBRID_AD_SERVER) is used.
+    type: str
+    required: true
+  ad_username:
+    description:
+      - The account to bind as.
+      - For O(ad_auth=simple) a user principal name (V(svc-hybrid@contoso.com)) or a distinguished name.
+      - For O(ad_auth=ntlm) V(DOMAIN\\user).
+      - Not used for O(ad_auth=kerberos), which takes the credential cache of the controller.
+      - If not set, the environment variable E(HYBRID_AD_USERNAME) is used.
+    type: str
+  ad_password:
+    description:
+      - The password of O(ad_username).
+      - If not set, the environment variable E(HYBRID_AD_PASSWORD) is used.
+    type: str
+  ad_auth:
+    description:
+      - How to authenticate.
+      - V(kerberos) needs the Python C(gssapi) package and a ticket (C(kinit)) on the controller.
+      - If not set, the environment variable E(HYBRID_AD_AUTH) is used.
+    type: str
+    choices: [simple, ntlm, kerberos]
+    default: simple
+  ad_tls:
+    description:
+      - How the connection is protected.
+      - V(ldaps) connects to the TLS port (636 unless the URL names another).
+      - V(starttls) connects to port 389 and upgrades with StartTLS before binding.
+      - V(none) sends everything, the password included, in clear text and is refused unless O(ad_allow_plaintext=true).
+      - If not set, the environment variable E(HYBRID_AD_TLS) is used.
+    type: str
+    choices: [ldaps, starttls, none]
+    default: ldaps
+  ad_allow_plaintext:
+    description:
+      - Allow O(ad_tls=none). Meant for isolated test labs only.
+    type: bool
+    default: false
+  ad_ca_cert:
+    description:
+      - A PEM file with the CA certificates that vouch for the domain controller's certificate.
+      - When not set, the controller's default trust store is used.
+      - If not set, the environment variable E(HYBRID_AD_CA_CERT) is used.
+    type: path
+  ad_validate_certs:
+    description:
+      - Check the server certificate against the CA and the host name in O(ad_server).
+      - Turning this off exposes the bind password to anyone who can intercept the connection.
+      - If not set, the environment variable E(HYBRID_AD_VALIDATE_CERTS) is used.
+    type: bool
+    default: true
+  ad_base_dn:
+    description:
+      - The base of every search.
+      - Defaults to the domain's naming context (C(defaultNamingContext) from the rootDSE).
+      - If not set, the environment variable E(HYBRID_AD_BASE_DN) is used.
+    type: str
+  ad_timeout:
+    description:
+      - Seconds to wait for the connection and for each LDAP response.
+    type: int
+    default: 30
+requirements:
+  - ldap3 >= 2.9 on the controller
+notes:
+  - The options can be set once for a play with C(module_defaults) and the action group C(group/hybrid.identity.ad).
+"""

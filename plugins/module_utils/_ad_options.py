@@ -1,0 +1,38 @@
+# Copyright: contributors to the hybrid.identity collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The AD connection options, defined once and merged into each module's spec.
+
+Internal to the collection; documented for users by the ``hybrid.identity.ad_connection``
+doc fragment.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import env_fallback
+
+AD_CONNECTION_SPEC = {
+    "ad_server": {"type": "str", "required": True, "fallback": (env_fallback, ["HYBRID_AD_SERVER"])},
+    "ad_username": {"type": "str", "fallback": (env_fallback, ["HYBRID_AD_USERNAME"])},
+    "ad_password": {"type": "str", "no_log": True, "fallback": (env_fallback, ["HYBRID_AD_PASSWORD"])},
+    "ad_auth": {
+        "type": "str",
+        "default": "simple",
+        "choices": ["simple", "ntlm", "kerberos"],
+        "fallback": (env_fallback, ["HYBRID_AD_AUTH"]),
+    },
+    "ad_tls": {
+        "type": "str",
+        "default": "ldaps",
+        "choices": ["ldaps", "starttls", "none"],
+        "fallback": (env_fallback, ["HYBRID_AD_TLS"]),
+    },
+    "ad_allow_plaintext": {"type": "bool", "default": False},
+    "ad_ca_cert": {"type": "path", "fallback": (env_fallback, ["HYBRID_AD_CA_CERT"])},
+    "ad_validate_certs": {
+        "type": "bool",
+        "default": True,
+        "fallback": (env_fallback, ["HYBRID_AD_VALIDATE_CERTS"]),
+    },
+    "ad_base_dn": {"type": "str", "fallback": (env_fallback, ["HYBRID_AD_BASE_DN"])},
+    "ad_timeout": {"type": "int", "default": 30},
+}

@@ -42,9 +42,9 @@ class UserRequest:
             violations = validate_upn(upn)
             if violations:
                 raise AddressError(
-                    f"user_principal_name {upn!r}: {violations[0].message}",
                     rule=violations[0].rule,
                     value=upn,
+                    problem=f"user_principal_name {upn!r}: {violations[0].message}",
                     hint="fix the UPN (rule book §1 lists what a UPN may hold)",
                 )
         guid = params.get("consistency_guid")
@@ -122,7 +122,7 @@ def plan_user(user, request: UserRequest) -> UserPlan:
         addresses=addresses,
         changes=tuple(changes),
         before=_view(user.proxy_addresses, user.mail, user.user_principal_name, user.consistency_guid),
-        after=_view(addresses.after, mail, upn, guid),
+        after=_view(addresses.after if addresses.changed else user.proxy_addresses, mail, upn, guid),
     )
 
 

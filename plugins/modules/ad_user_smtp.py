@@ -54,11 +54,16 @@ options:
         type: list
         elements: str
       remove:
-        description: Addresses that must be absent. Removing the primary is refused.
+        description:
+          - Addresses that must be absent.
+          - Removing the primary that stays (the current one, or O(primary_smtp)) is refused; the old
+            primary being replaced may be removed.
         type: list
         elements: str
       set:
-        description: The complete list of SMTP secondaries; every other secondary is removed.
+        description:
+          - The complete list of SMTP secondaries; every other secondary is removed.
+          - When given, O(secondary_smtp.add) and O(secondary_smtp.remove) are ignored.
         type: list
         elements: str
   other_addresses:
@@ -77,7 +82,9 @@ options:
         type: list
         elements: str
       set:
-        description: The complete list of non-SMTP values; every other non-SMTP value is removed.
+        description:
+          - The complete list of non-SMTP values; every other non-SMTP value is removed.
+          - When given, O(other_addresses.add) and O(other_addresses.remove) are ignored.
         type: list
         elements: str
   sync_mail:

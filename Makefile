@@ -11,13 +11,13 @@ CORE_OLDEST ?= ansible-core>=2.19,<2.20
 
 VENV        := .venv
 VENV_OLDEST := .venv-2.19
+# ansible-test installs its own pinned tools; keep them apart from .venv.
+VENV_SANITY := .venv-sanity
 BIN         := $(VENV)/bin
 BUILD       := .build
 # Collections path whose ansible_collections/hybrid/identity points at this tree.
 COLLECTIONS := $(BUILD)/collections
 LINK        := $(COLLECTIONS)/ansible_collections/hybrid/identity
-SANITY_ROOT := $(BUILD)/sanity
-SANITY_COLL := $(SANITY_ROOT)/ansible_collections/hybrid/identity
 
 export HYBRID_LAB_DIR ?= $(CURDIR)/.lab
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
@@ -48,6 +48,11 @@ $(VENV_OLDEST)/.stamp: requirements.txt
 	$(PY_OLDEST) -m venv $(VENV_OLDEST)
 	$(VENV_OLDEST)/bin/pip install -q --disable-pip-version-check -U pip
 	$(VENV_OLDEST)/bin/pip install -q --disable-pip-version-check '$(CORE_OLDEST)' -r requirements.txt
+	touch $@
+
+$(VENV_SANITY)/.stamp:
+	$(PY_NEWEST) -m venv $(VENV_SANITY)
+	$(VENV_SANITY)/bin/pip install -q --disable-pip-version-check '$(CORE_NEWEST)'
 	touch $@
 
 venv: $(VENV)/.stamp link
@@ -88,21 +93,14 @@ units: venv
 integration: lab-up
 	$(BIN)/python -m pytest -q tests/integration
 
-# ansible-test wants the collection under ansible_collections/<ns>/<name>: copy the
-# tracked and not-ignored files there (a symlink is resolved away by ansible-test).
-$(SANITY_COLL): FORCE
-	rm -rf $(SANITY_ROOT)
-	mkdir -p $(SANITY_COLL)
-	git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(SANITY_COLL)
-FORCE:
-
+# Each runs ansible-test on a copy of the collection (see .ci/sanity).
 sanity: sanity-oldest sanity-newest
 
-sanity-newest: venv $(SANITY_COLL)
-	cd $(SANITY_COLL) && PATH=$(CURDIR)/$(BIN):$$PATH ansible-test sanity --venv --python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') --color no
+sanity-newest: $(VENV_SANITY)/.stamp
+	.ci/sanity $(VENV_SANITY)
 
-sanity-oldest: venv-oldest $(SANITY_COLL)
-	cd $(SANITY_COLL) && PATH=$(CURDIR)/$(VENV_OLDEST)/bin:$$PATH ansible-test sanity --venv --python 3.11 --color no
+sanity-oldest: $(VENV_OLDEST)/.stamp
+	.ci/sanity $(VENV_OLDEST)
 
 lint: ruff ansible-lint changelog-lint
 
@@ -119,4 +117,4 @@ bench: lab-up
 	$(BIN)/python -m tests.bench
 
 clean: lab-down
-	rm -rf $(BUILD) $(VENV) $(VENV_OLDEST)
+	rm -rf $(BUILD) build $(VENV) $(VENV_OLDEST) $(VENV_SANITY)

@@ -14,6 +14,7 @@ attributes:
     support: full
     description: Shows the before and after of each changed object.
   platform:
+    support: full
     platforms: posix
     description: Runs on the controller, which talks to the directory over the network.
 """
@@ -27,6 +28,7 @@ attributes:
     support: none
     description: Nothing changes, so there is nothing to diff.
   platform:
+    support: full
     platforms: posix
     description: Runs on the controller, which talks to the services over the network.
 """

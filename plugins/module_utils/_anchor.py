@@ -32,9 +32,7 @@ def guid_bytes(value: str | bytes | uuid.UUID) -> bytes:
     try:
         return uuid.UUID(value.strip().strip("{}")).bytes_le
     except (ValueError, AttributeError) as err:
-        raise AnchorError(
-            f"{value!r} is not a GUID", hint="write it as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
-        ) from err
+        raise AnchorError(f"{value!r} is not a GUID", hint="write it as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx") from err
 
 
 def immutable_id(value: str | bytes | uuid.UUID) -> str:

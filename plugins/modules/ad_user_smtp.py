@@ -21,7 +21,7 @@ description:
   - Values are compared as Active Directory compares them, case-insensitively; promoting a
     secondary deletes it and adds its upper-case C(SMTP:) form in the same modify.
 author:
-  - hybrid.identity maintainers
+  - hybrid.identity maintainers (@hybrid-identity)
 extends_documentation_fragment:
   - hybrid.identity.ad_connection
   - hybrid.identity.attributes

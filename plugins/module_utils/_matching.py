@@ -1,0 +1,385 @@
+# Copyright: contributors to the hybrid.identity collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+
+The predictor: which cloud user each on-prem user joins on its first export, and what the
+sync then does to it (rule book §2 to §5, §9). `predict(onprem_users, cloud_index, tenant)`
+gives one Result per on-prem user; `summarize(results)` counts them.
+
+Pure: standard library only, no Ansible, no I/O. Inputs live in `_matching_model`, the cloud
+index in `_matching_index`, the predicted cloud user in `_matching_projection`, the result
+shape in `_matching_result`; this file decides.
+
+Decisions beyond the rule book, each written where it is applied:
+- Unexportable or unpredictable objects are `invalid`: no UPN or an invalid one, an invalid
+  primary SMTP address (the `SMTP:` value, or `mail` standing in for it), several `SMTP:`
+  values, more than 300 proxy addresses, no usable source anchor, or a source anchor another
+  on-prem user in scope also carries. Any other invalid proxyAddresses or mail value is only
+  an `invalid_proxy_address` warning: the sync drops that value (§2).
+- A refused SMTP candidate is a match found: the sync does not fall back to UPN matching
+  (Microsoft: UPN is tried "if a match isn't found based on primary SMTP"). A candidate
+  without a mailbox (KB 2641663) is no match at all: matching goes on to the UPN.
+- A candidate synchronized from another on-prem object is refused with `immutable_id_mismatch`.
+- When one value is claimed twice in scope, one claimant keeps it, in this order: the one whose
+  joined cloud user already holds it, then by outcome (already synced, hard match, SMTP, UPN,
+  new user), then by distinguished name (case-insensitive). Every claimant gets
+  `duplicate_in_directory`; a would-be new user among the others becomes a `conflict`, a joined
+  one keeps its join with the value quarantined, and a shared source anchor makes the others
+  `invalid` (they fail export).
+- Two on-prem users joining the same cloud user: the first in that order joins; the others
+  get `duplicate_candidate` and are predicted as new users (then usually a `conflict`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ansible_collections.hybrid.identity.plugins.module_utils._addresses import (
+    ProxyAddress,
+    validate_proxy_addresses,
+    validate_smtp_address,
+    validate_upn,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils._anchor import AnchorError
+from ansible_collections.hybrid.identity.plugins.module_utils._matching_index import CloudIndex
+from ansible_collections.hybrid.identity.plugins.module_utils._matching_model import (
+    ANCHOR_CONSISTENCY_GUID,
+    ANCHOR_MODES,
+    ANCHOR_OBJECT_GUID,
+    BLOCK_HARD_MATCH_TAKEOVER,
+    BLOCK_SOFT_MATCH,
+    FEATURE_DEFAULTS,
+    SOFT_MATCH_ON_UPN,
+    CloudObject,
+    CloudUser,
+    MatchingInputError,
+    OnPremUser,
+    Tenant,
+    local_part_of,
+    name_key,
+    smtp_values,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils._matching_projection import (
+    Projection,
+    change_findings,
+    project,
+    quarantine_cloud_duplicates,
+    quarantined_upn,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils._matching_result import (
+    ALREADY_SYNCED,
+    BLOCKED,
+    CONFLICT,
+    ERROR,
+    EXCLUDED,
+    EXPORTED,
+    HARD_MATCH,
+    INVALID,
+    JOINED,
+    NEW_USER,
+    OUTCOMES,
+    SOFT_MATCH_SMTP,
+    SOFT_MATCH_UPN,
+    Finding,
+    Result,
+    summarize,
+)
+
+# rule book §9.5: the well-known accounts IdFix leaves out, matched on sAMAccountName, any case
+EXCLUDED_ACCOUNT_PATTERNS = ("krbtgt", "guest", "admini*", "systemmailbox*", "discoverysearchmailbox*",
+                             "federatedemail*", "healthmailbox*", "msol_*", "*$")
+# Violations of the whole attribute that are not about one value
+_ATTRIBUTE_RULES = frozenset({"two_primaries", "duplicate_value", "too_many_addresses"})
+# Who keeps a value claimed twice: the stronger join first (see the module docstring)
+_OUTCOME_RANK = {ALREADY_SYNCED: 0, HARD_MATCH: 1, SOFT_MATCH_SMTP: 2, SOFT_MATCH_UPN: 3, NEW_USER: 4,
+                 CONFLICT: 5, BLOCKED: 6, INVALID: 7, EXCLUDED: 8}
+
+
+@dataclass(slots=True, eq=False)
+class _Draft:
+    """One on-prem user while it is being decided."""
+
+    user: OnPremUser
+    position: int
+    outcome: str = NEW_USER
+    source_anchor: str | None = None
+    primary: ProxyAddress | None = None
+    addresses: list[ProxyAddress] = field(default_factory=list)
+    candidate: CloudUser | None = None
+    findings: list[Finding] = field(default_factory=list)
+    projection: Projection | None = None
+
+    def add(self, code: str, message: str, attribute: str | None = None, value: str | None = None) -> None:
+        self.findings.append(Finding.of(code, message, attribute, value))
+
+    def settle(self, outcome: str, candidate: CloudUser | None = None) -> None:
+        self.outcome, self.candidate = outcome, candidate
+
+    def order(self, joined_holds: bool = False) -> tuple:
+        return (0 if joined_holds else 1, _OUTCOME_RANK[self.outcome], name_key(self.user.label), self.position)
+
+    def result(self) -> Result:
+        return Result(onprem=_onprem_view(self), cloud=_cloud_view(self.candidate), outcome=self.outcome,
+                      findings=tuple(self.findings),
+                      predicted=self.projection.as_dict() if self.projection else None)
+
+
+def predict(onprem_users: Iterable[OnPremUser | Mapping], cloud_index: CloudIndex, tenant: Tenant,
+            anchor_mode: str = ANCHOR_CONSISTENCY_GUID) -> list[Result]:
+    """One Result per on-prem user, in input order (rule book §3 decides, §2/§4/§5 predict)."""
+    if anchor_mode not in ANCHOR_MODES:
+        raise MatchingInputError(f"source anchor {anchor_mode!r} is not supported",
+                                 hint=f"use one of {', '.join(ANCHOR_MODES)}")
+    users = [user if isinstance(user, OnPremUser) else OnPremUser.from_dict(user) for user in onprem_users]
+    drafts = [_decide(_Draft(user, position), cloud_index, tenant, anchor_mode) for position, user in enumerate(users)]
+    _settle_shared_anchors(drafts, anchor_mode)
+    _settle_shared_candidates(drafts)
+    for draft in drafts:
+        if draft.outcome in EXPORTED:
+            _predict_cloud_user(draft, cloud_index, tenant)
+    _settle_shared_values(drafts, tenant)
+    return [draft.result() for draft in drafts]
+
+
+# --- one user, in the rule book's order ---------------------------------------------------
+
+
+def _decide(draft: _Draft, index: CloudIndex, tenant: Tenant, anchor_mode: str) -> _Draft:
+    user = draft.user
+    # rule book §9.5: well-known system accounts first
+    reason = _exclusion_reason(user)
+    if reason:
+        draft.settle(EXCLUDED)
+        draft.add("excluded_system_account", f"{user.label} {reason}; IdFix and the sync leave it out.",
+                  "sAMAccountName", user.sam_account_name)
+        return draft
+    _read_source_anchor(draft, anchor_mode)
+    _read_addresses(draft)
+    _check_upn(draft)
+    if any(finding.severity == ERROR for finding in draft.findings):
+        draft.settle(INVALID)
+        return draft
+    _match(draft, index, tenant, anchor_mode)
+    return draft
+
+
+def _exclusion_reason(user: OnPremUser) -> str | None:
+    if user.is_critical_system_object:
+        return "is a critical system object (isCriticalSystemObject)"
+    name = name_key(user.sam_account_name or "")
+    pattern = next((p for p in EXCLUDED_ACCOUNT_PATTERNS if name and fnmatch.fnmatchcase(name, p)), None)
+    return f"has the sAMAccountName of a well-known system account ({pattern})" if pattern else None
+
+
+def _read_source_anchor(draft: _Draft, anchor_mode: str) -> None:
+    user = draft.user
+    try:
+        draft.source_anchor = user.source_anchor(anchor_mode)
+    except AnchorError as err:
+        # rule book §3.1: without a source anchor the object can't be exported
+        attribute = user.anchor_attribute(anchor_mode)
+        draft.add("invalid_source_anchor", f"The source anchor can't be read: {err}. {err.hint}".strip(),
+                  attribute, user.consistency_guid if attribute == ANCHOR_CONSISTENCY_GUID else user.object_guid)
+
+
+def _read_addresses(draft: _Draft) -> None:
+    """Rule book §1, §2, §9.2: the primary SMTP, the values the sync exports, and what is wrong with the rest."""
+    user = draft.user
+    violations = validate_proxy_addresses(user.proxy_addresses)
+    bad_values = {v.value for v in violations if v.rule not in _ATTRIBUTE_RULES}
+    primaries = [p for p in smtp_values(user.proxy_addresses) if p.primary]
+    primary_values = {str(p) for p in primaries}
+    for violation in violations:
+        if violation.code in ("multiple_primary_smtp", "too_many_addresses"):
+            # rule book §9.2: several primaries make the outcome unpredictable; §1: too many fail export
+            draft.add(violation.code, violation.message, "proxyAddresses", violation.value)
+        elif violation.value in primary_values and violation.rule not in _ATTRIBUTE_RULES:
+            draft.add("invalid_primary_smtp", f"The primary SMTP address is invalid: {violation.message}",
+                      "proxyAddresses", violation.value)
+        else:
+            # rule book §2: the sync drops a malformed value; the rest of the object goes on
+            draft.add("invalid_proxy_address", f"{violation.message} The sync leaves this value out.",
+                      "proxyAddresses", violation.value)
+    _read_mail(draft, primary_fallback=not primaries)
+    if len(primaries) == 1:
+        draft.primary = primaries[0]
+    elif not primaries and user.mail and not validate_smtp_address(user.mail):
+        # rule book §9.2: no SMTP: value, so mail is the primary
+        draft.primary = ProxyAddress.smtp(user.mail, primary=True)
+    valid = [p for p in smtp_values(user.proxy_addresses) if str(p) not in bad_values]
+    draft.addresses = _unique([draft.primary, *valid] if draft.primary else valid)
+
+
+def _read_mail(draft: _Draft, primary_fallback: bool) -> None:
+    mail = draft.user.mail
+    for violation in validate_smtp_address(mail) if mail else ():
+        if primary_fallback:
+            draft.add("invalid_primary_smtp", f"mail stands in for the primary SMTP address (there is no SMTP: "
+                                              f"value) and is invalid: {violation.message}", "mail", mail)
+        else:
+            draft.add("invalid_proxy_address", f"{violation.message} The cloud takes mail from the primary SMTP "
+                                               "address instead.", "mail", mail)
+
+
+def _unique(addresses: list[ProxyAddress]) -> list[ProxyAddress]:
+    return list({proxy.key: proxy for proxy in reversed(addresses)}.values())[::-1]
+
+
+def _check_upn(draft: _Draft) -> None:
+    upn = draft.user.user_principal_name
+    if not upn:
+        # not in the rule book: Entra Connect would invent sAMAccountName@<forest>; ask for a real UPN instead
+        draft.add("invalid_upn", "The user has no userPrincipalName, so its cloud UPN and UPN match can't be "
+                                 "predicted. Give it a UPN in a verified domain.", "userPrincipalName", None)
+        return
+    for violation in validate_upn(upn):
+        # rule book §1: the sync can't export an invalid UPN
+        draft.add("invalid_upn", violation.message, "userPrincipalName", upn)
+
+
+def _match(draft: _Draft, index: CloudIndex, tenant: Tenant, anchor_mode: str) -> None:
+    # rule book §3.1: hard match on the source anchor, compared case-sensitively
+    anchored = index.user_with_immutable_id(draft.source_anchor)
+    if anchored is not None:
+        _join_by_anchor(draft, anchored, tenant)
+        return
+    # rule book §3.2: soft match on the primary SMTP
+    if draft.primary is not None and _match_smtp(draft, index, tenant, anchor_mode):
+        return
+    # rule book §3.3: soft match on the UPN, when the tenant has it on
+    candidate = index.user_with_upn(draft.user.user_principal_name)
+    if candidate is not None and tenant.feature(SOFT_MATCH_ON_UPN):
+        _soft_match(draft, SOFT_MATCH_UPN, candidate, tenant, anchor_mode)
+        return
+    # rule book §3.4: no match, a new cloud user (§4 may still make it a conflict)
+    draft.settle(NEW_USER)
+
+
+def _join_by_anchor(draft: _Draft, anchored: CloudUser, tenant: Tenant) -> None:
+    if anchored.on_premises_sync_enabled is True:
+        draft.settle(ALREADY_SYNCED, anchored)
+        return
+    refused = False
+    if tenant.feature(BLOCK_HARD_MATCH_TAKEOVER):
+        # rule book §3: the tenant refuses a hard match onto a cloud-only user (InvalidHardMatch)
+        draft.add("hard_match_takeover_blocked",
+                  f"This user's source anchor equals the onPremisesImmutableId of {anchored.label}, a cloud-only "
+                  "user, and the tenant blocks taking over cloud users by hard match "
+                  f"({BLOCK_HARD_MATCH_TAKEOVER} is on): the export fails with InvalidHardMatch. Turn the switch off "
+                  "for the matching window and on again after, or clear the cloud user's onPremisesImmutableId.",
+                  "onPremisesImmutableId", draft.source_anchor)
+        refused = True
+    if anchored.admin_roles:
+        # rule book §9.3: admin roles block hard match too
+        _refuse_admin(draft, anchored, tenant, "hard")
+        refused = True
+    draft.settle(BLOCKED if refused else HARD_MATCH, anchored)
+
+
+def _match_smtp(draft: _Draft, index: CloudIndex, tenant: Tenant, anchor_mode: str) -> bool:
+    """Rule book §3.2, §9.1: True when the primary SMTP decides the user (joined or refused)."""
+    primary = draft.primary
+    users = index.users_holding(primary.key)
+    if not users:
+        holders = index.objects_holding(primary.key)
+        if holders:
+            # rule book §9.1: a group or contact holds the address: ObjectTypeMismatch
+            draft.add("object_type_mismatch",
+                      f"The primary SMTP address {primary.address} is held by {holders[0].label}, not by a user, so "
+                      "the sync refuses to join this user (ObjectTypeMismatch). Remove the address from the "
+                      "group or contact, or give this user another primary SMTP address.",
+                      "proxyAddresses", primary.address)
+            draft.settle(BLOCKED)
+            return True
+        return False
+    candidate = _smtp_candidate(draft, users)
+    if candidate is None:
+        draft.settle(BLOCKED)
+        return True
+    if candidate.has_mailbox is False:
+        # KB 2641663 (rule book §3): SMTP matching needs a cloud mailbox with a primary address
+        draft.add("no_mailbox",
+                  f"{candidate.label} holds {primary.address} but has no Exchange Online mailbox (no primary SMTP "
+                  "in its proxyAddresses), so the sync will not soft-match on SMTP. Give it a mailbox before the "
+                  "sync, make both UPNs equal (UPN match), or write its ImmutableId into mS-DS-ConsistencyGuid.",
+                  "proxyAddresses", primary.address)
+        return False
+    _soft_match(draft, SOFT_MATCH_SMTP, candidate, tenant, anchor_mode)
+    return True
+
+
+def _smtp_candidate(draft: _Draft, users: tuple[CloudUser, ...]) -> CloudUser | None:
+    """The one cloud user the primary SMTP points at; a user holding it as a proxy address beats `mail` only."""
+    if len(users) == 1:
+        return users[0]
+    key = draft.primary.key
+    holders = [user for user in users if any(proxy.key == key for proxy in smtp_values(user.proxy_addresses))]
+    if len(holders) == 1:
+        return holders[0]
+    draft.add("ambiguous_candidate",
+              f"{len(users)} cloud users hold {draft.primary.address} ({', '.join(u.label for u in users)}), so the "
+              "match can't be predicted. Remove the address from all of them but one.",
+              "proxyAddresses", draft.primary.address)
+    return None
+
+
+def _soft_match(draft: _Draft, outcome: str, candidate: CloudUser, tenant: Tenant, anchor_mode: str) -> None:
+    """Rule book §3: a soft match and the reasons the sync refuses it."""
+    refusals = len(draft.findings)
+    route = "primary SMTP address" if outcome == SOFT_MATCH_SMTP else "UPN"
+    if tenant.feature(BLOCK_SOFT_MATCH):
+        # rule book §3, §6: blockSoftMatchEnabled blocks soft match for every object
+        draft.add("soft_match_blocked",
+                  f"This user matches {candidate.label} by {route}, but the tenant blocks soft matching "
+                  f"({BLOCK_SOFT_MATCH} is on). Turn it off for the matching window and on again after, or set the "
+                  f"cloud user's onPremisesImmutableId to {draft.source_anchor} so that it hard-matches.",
+                  BLOCK_SOFT_MATCH, "true")
+    if candidate.admin_roles:
+        # rule book §3: "Existing Admin Role Conflict"
+        _refuse_admin(draft, candidate, tenant, "soft")
+    _check_candidate_anchor(draft, candidate, anchor_mode)
+    refused = len(draft.findings) > refusals and any(f.severity == ERROR for f in draft.findings[refusals:])
+    draft.settle(BLOCKED if refused else outcome, candidate)
+
+
+def _refuse_admin(draft: _Draft, candidate: CloudUser, tenant: Tenant, route: str) -> None:
+    roles = ", ".join(candidate.admin_roles)
+    if route == "soft":
+        # rule book §3: the incoming user is created as a quarantined duplicate
+        effect = ("the sync refuses to soft-match an administrator (Existing Admin Role Conflict) and creates this "
+                  "user as a quarantined duplicate with the UPN "
+                  f"{quarantined_upn(draft.user.user_principal_name, tenant)}")
+    else:
+        effect = "the sync refuses to hard-match onto an administrator (rule book §9.3)"
+    draft.add("admin_role",
+              f"{candidate.label} holds the directory role(s) {roles}; {effect}. Remove the role(s) from the cloud "
+              "user before the sync and assign them again after the join.",
+              "adminRoles", roles)
+
+
+def _check_candidate_anchor(draft: _Draft, candidate: CloudUser, anchor_mode: str) -> None:
+    """Rule book §3: a candidate that already carries another ImmutableId, or syncs from elsewhere, is refused."""
+    cloud_anchor = candidate.on_premises_immutable_id
+    if candidate.on_premises_sync_enabled is True:
+        # not in the rule book: synced from another on-prem object; one cloud user joins one object
+        draft.add("immutable_id_mismatch",
+                  f"{candidate.label} is already synchronized from another on-prem object (onPremisesSyncEnabled "
+                  f"true, onPremisesImmutableId {cloud_anchor or 'not shown'}), so this user can't join it. If this "
+                  "user is that person, move the other object out of sync scope and write the cloud ImmutableId into "
+                  f"this user's mS-DS-ConsistencyGuid{_anchor_mode_note(anchor_mode)}; otherwise change the address "
+                  "or UPN that points at it.",
+                  "onPremisesImmutableId", cloud_anchor)
+    elif cloud_anchor:
+        # rule book §3: InvalidSoftMatch; the documented fix moves the anchor
+        draft.add("immutable_id_mismatch",
+                  f"{candidate.label} already carries onPremisesImmutableId {cloud_anchor}, not this user's source "
+                  f"anchor {draft.source_anchor}, so the soft match is refused (InvalidSoftMatch). Write {cloud_anchor} "
+                  f"into this user's mS-DS-ConsistencyGuid so it hard-matches{_anchor_mode_note(anchor_mode)}, or "
+                  "clear onPremisesImmutableId of the cloud user.",
+                  "onPremisesImmutableId", cloud_anchor)
+
+
+def _anchor_mode_note(anchor_mode: str) -> str:
+    return " (and use mS-DS-ConsistencyGuid as the source anchor)" if anchor_mode == ANCHOR_OBJECT_GUID else ""

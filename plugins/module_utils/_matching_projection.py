@@ -1,0 +1,257 @@
+# Copyright: contributors to the hybrid.identity collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+
+The cloud user after the sync, derived from the on-prem user (rule book §2), the values the
+tenant's uniqueness rules will quarantine (§4), and what a joined cloud user will visibly
+lose or change (§5). The sync-verification step compares the cloud with `Projection.as_dict()`.
+
+Pure: standard library only, no Ansible, no I/O.
+
+Decisions beyond the rule book, each written where it is applied:
+- Predicted proxyAddresses list SMTP values only: they are what §2 derives and what the
+  verification compares; X500, SIP and other types are left out of the prediction.
+- "Exchange-licensed" (§2: unverified domains dropped) is read as "the joined cloud user has a
+  mailbox"; a new user has none yet, so its unverified-domain addresses are kept.
+- On-prem addresses in the tenant's own initial domain are kept, other `*.onmicrosoft.com`
+  values are dropped; the joined user's own initial-domain addresses stay (they are not "dropped").
+- With no on-prem primary at all, the predicted primary is None: Exchange Online picks one.
+- A quarantined value leaves the prediction: a quarantined UPN becomes None (its 4 digits are
+  random) and `quarantined` lists each value as onPremisesProvisioningErrors will show it.
+- A change in case only (UPN or address) is not reported as a change.
+- The MOERA UPN given for an unverified suffix is not checked for collisions: Entra ID makes
+  it unique itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ansible_collections.hybrid.identity.plugins.module_utils._addresses import ProxyAddress
+from ansible_collections.hybrid.identity.plugins.module_utils._matching_index import CloudIndex
+from ansible_collections.hybrid.identity.plugins.module_utils._matching_model import (
+    QUARANTINE_PROXY_CONFLICTS,
+    QUARANTINE_UPN_CONFLICTS,
+    SYNCHRONIZE_UPN,
+    CloudUser,
+    OnPremUser,
+    Tenant,
+    domain_of,
+    is_reserved_domain,
+    local_part_of,
+    name_key,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils._matching_result import Finding
+
+PROXY_ADDRESS = "ProxyAddress"
+USER_PRINCIPAL_NAME = "UserPrincipalName"
+
+
+@dataclass(slots=True, eq=False)
+class Projection:
+    """The cloud user as the sync will leave it, being worked out."""
+
+    primary_smtp: ProxyAddress | None
+    user_principal_name: str | None
+    addresses: dict[str, ProxyAddress]
+    onprem_keys: frozenset[str]
+    quarantined: list[dict] = field(default_factory=list)
+
+    def quarantine_address(self, proxy: ProxyAddress) -> None:
+        """Rule book §4: a conflicting proxy address is left out and shown as a provisioning error."""
+        self.addresses.pop(proxy.key, None)
+        if self.primary_smtp is not None and self.primary_smtp.key == proxy.key:
+            self.primary_smtp = None
+        self._note(PROXY_ADDRESS, proxy.address)
+
+    def quarantine_upn(self, upn: str) -> None:
+        """Rule book §4: a conflicting UPN is replaced by `<prefix><4 random digits>@<initial domain>`."""
+        self.user_principal_name = None
+        self._note(USER_PRINCIPAL_NAME, upn)
+
+    def _note(self, property_name: str, value: str) -> None:
+        entry = {"property": property_name, "value": value}
+        if entry not in self.quarantined:
+            self.quarantined.append(entry)
+
+    def as_dict(self) -> dict:
+        return {
+            "primary_smtp": self.primary_smtp.address if self.primary_smtp else None,
+            "user_principal_name": self.user_principal_name,
+            "proxy_addresses": [str(proxy) for proxy in self.addresses.values()],
+            "quarantined": [dict(entry) for entry in self.quarantined],
+        }
+
+
+def mail_nickname(user: OnPremUser, primary: ProxyAddress | None) -> str:
+    """Rule book §2: mailNickname, else the prefix of the primary SMTP (or mail), else of the UPN."""
+    for source in (user.mail_nickname, primary.address if primary else None, user.mail, user.user_principal_name):
+        if source:
+            return local_part_of(source)
+    return user.sam_account_name or "user"  # not in the rule book: the last name the object has
+
+
+def quarantined_upn(upn: str, tenant: Tenant) -> str:
+    return f"{local_part_of(upn)}<4 digits>@{tenant.initial_domain}"
+
+
+def project(user: OnPremUser, addresses: list[ProxyAddress], primary: ProxyAddress | None, tenant: Tenant,
+            joined: CloudUser | None) -> tuple[Projection, list[Finding]]:
+    """The predicted cloud user (rule book §2). `addresses` are the valid on-prem SMTP values, primary first."""
+    findings: list[Finding] = []
+    moera = ProxyAddress.smtp(tenant.moera(mail_nickname(user, primary)))
+    upn = _predicted_upn(user, moera.address, tenant, findings)
+    # rule book §2: "Exchange-licensed" read as "has a mailbox"; a new cloud user has none yet
+    mailbox = bool(joined and joined.has_mailbox)
+    kept: dict[str, ProxyAddress] = {}
+    for proxy in addresses:
+        reason = _not_synced_reason(proxy, tenant, mailbox)
+        if reason:
+            findings.append(Finding.of("address_not_synced", f"{proxy} {reason}", "proxyAddresses", proxy.address))
+            continue
+        is_primary = primary is not None and proxy.key == primary.key
+        kept.setdefault(proxy.key, proxy.as_primary() if is_primary else proxy.as_secondary())
+    onprem_keys = frozenset(kept)
+    # rule book §2: the MOERA is added; the cloud keeps its initial-domain addresses
+    kept.setdefault(moera.key, moera)
+    for proxy in joined.smtp_addresses() if joined else ():
+        if _in_initial_domain(proxy, tenant):
+            kept.setdefault(proxy.key, proxy.as_secondary())
+    if mailbox and upn and tenant.is_verified(domain_of(upn)):
+        # rule book §2: a mailbox user also gets its UPN as a secondary address
+        upn_address = ProxyAddress.smtp(upn)
+        kept.setdefault(upn_address.key, upn_address)
+    predicted_primary = kept.get(primary.key) if primary is not None else None
+    return Projection(predicted_primary, upn, kept, onprem_keys), findings
+
+
+def _predicted_upn(user: OnPremUser, moera_address: str, tenant: Tenant, findings: list[Finding]) -> str | None:
+    upn = user.user_principal_name
+    if not upn or tenant.is_verified(domain_of(upn)):
+        return upn
+    # rule book §2: an unverified suffix gives the MOERA UPN
+    verified = ", ".join(sorted(tenant.verified_domains)[:3]) or tenant.initial_domain
+    findings.append(Finding.of(
+        "upn_suffix_unverified",
+        f"UPN suffix {domain_of(upn)} is not a verified domain of the tenant, so the cloud user gets the UPN "
+        f"{moera_address} instead of {upn}. Verify {domain_of(upn)} in the tenant, or give the user a UPN in a "
+        f"verified domain ({verified}).",
+        "userPrincipalName", f"{upn} → {moera_address}"))
+    return moera_address
+
+
+def _not_synced_reason(proxy: ProxyAddress, tenant: Tenant, mailbox: bool) -> str | None:
+    domain = domain_of(proxy.address)
+    if is_reserved_domain(domain) and not tenant.is_verified(domain):
+        # rule book §2: values in reserved domains are left out (the tenant's own initial domain excepted)
+        return (f"is in the reserved Microsoft domain {domain}; the sync leaves it out of the cloud user. "
+                "Remove it on-prem if nothing needs it.")
+    if mailbox and not tenant.is_verified(domain):
+        # rule book §2: a mailbox user loses addresses in domains the tenant has not verified
+        return (f"is in {domain}, which is not a verified domain of the tenant; the sync leaves it out of a mailbox "
+                f"user's addresses. Verify {domain} in the tenant, or remove the address on-prem.")
+    return None
+
+
+def _in_initial_domain(proxy: ProxyAddress, tenant: Tenant) -> bool:
+    return name_key(domain_of(proxy.address)) == name_key(tenant.initial_domain)
+
+
+# --- rule book §4: values other cloud objects hold ----------------------------------------
+
+
+def quarantine_cloud_duplicates(projection: Projection, upn_from_onprem: bool, index: CloudIndex, tenant: Tenant,
+                                joined: CloudUser | None) -> list[Finding]:
+    """Findings for on-prem values that a cloud object other than `joined` holds; those values are quarantined."""
+    findings = []
+    for key in [key for key in projection.addresses if key in projection.onprem_keys]:
+        holders = [user.label for user in index.users_holding(key) if joined is None or user.id != joined.id]
+        holders += [item.label for item in index.objects_holding(key)]
+        if holders:
+            proxy = projection.addresses[key]
+            findings.append(_duplicate_address(proxy, holders, tenant, joined))
+            projection.quarantine_address(proxy)
+    upn = projection.user_principal_name
+    holder = index.user_with_upn(upn) if upn_from_onprem else None
+    if holder is not None and (joined is None or holder.id != joined.id):
+        findings.append(_duplicate_upn(upn, holder, tenant, joined))
+        projection.quarantine_upn(upn)
+    return findings
+
+
+def _duplicate_address(proxy: ProxyAddress, holders: list[str], tenant: Tenant, joined: CloudUser | None) -> Finding:
+    subject = f"the {joined.label} it joins" if joined else "the new cloud user"
+    if tenant.feature(QUARANTINE_PROXY_CONFLICTS):
+        effect = f"the value is quarantined: left out of {subject}, shown in its onPremisesProvisioningErrors"
+    else:
+        effect = f"the export of {subject} fails with AttributeValueMustBeUnique (quarantine is off in the tenant)"
+    return Finding.of(
+        "duplicate_proxy_address",
+        f"Address {proxy.address} is already held by {', '.join(holders)}; {effect}. Remove it from one of them "
+        "before the sync.",
+        "proxyAddresses", proxy.address)
+
+
+def _duplicate_upn(upn: str, holder: CloudUser, tenant: Tenant, joined: CloudUser | None) -> Finding:
+    subject = f"the {joined.label} it joins" if joined else "the new cloud user"
+    if tenant.feature(QUARANTINE_UPN_CONFLICTS):
+        effect = f"{subject} gets the quarantined UPN {quarantined_upn(upn, tenant)}"
+    else:
+        effect = f"the export of {subject} fails with AttributeValueMustBeUnique (quarantine is off in the tenant)"
+    return Finding.of(
+        "duplicate_upn",
+        f"UPN {upn} is already used by {holder.label}, which this user does not join; {effect}. If both are the same "
+        "person, make them match (the same primary SMTP address, or the cloud ImmutableId in mS-DS-ConsistencyGuid); "
+        "otherwise change one of the UPNs.",
+        "userPrincipalName", upn)
+
+
+# --- rule book §5: what a joined cloud user visibly loses ---------------------------------
+
+
+def change_findings(projection: Projection, joined: CloudUser, tenant: Tenant) -> list[Finding]:
+    """On-prem wins after a join (rule book §2, §5): say what the first export changes on `joined`."""
+    findings = []
+    cloud_primary = joined.primary_smtp
+    new_primary = projection.primary_smtp
+    if cloud_primary is not None and (new_primary is None or new_primary.key != cloud_primary.key):
+        # rule book §5: the DirSync primary-address surprise
+        becomes = new_primary.address if new_primary else "no primary the on-prem user chooses"
+        findings.append(Finding.of(
+            "primary_smtp_will_change",
+            f"The sync changes the primary SMTP address of {joined.label} from {cloud_primary.address} to {becomes}, "
+            f"so the user sends as {becomes} from then on. Set the on-prem primary to {cloud_primary.address}, or "
+            "accept the change.",
+            "proxyAddresses", f"{cloud_primary.address} → {becomes}"))
+    dropped = [proxy.address for proxy in joined.smtp_addresses()
+               if proxy.key not in projection.addresses and not _in_initial_domain(proxy, tenant)]
+    if dropped:
+        # rule book §5: cloud secondaries that are not on-prem are dropped the same way
+        findings.append(Finding.of(
+            "cloud_addresses_will_be_dropped",
+            f"The sync removes {len(dropped)} address(es) of {joined.label} that the on-prem user does not carry: "
+            f"{', '.join(dropped)}. Add them to the on-prem proxyAddresses as smtp: values, or accept that mail to "
+            "them bounces.",
+            "proxyAddresses", ", ".join(dropped), dropped))
+    findings += _upn_change(projection, joined, tenant)
+    return findings
+
+
+def _upn_change(projection: Projection, joined: CloudUser, tenant: Tenant) -> list[Finding]:
+    cloud_upn, new_upn = joined.user_principal_name, projection.user_principal_name
+    if not cloud_upn or not new_upn or name_key(cloud_upn) == name_key(new_upn):
+        return []
+    if not tenant.feature(SYNCHRONIZE_UPN):
+        # synchronizeUpnForManagedUsersEnabled off: licensed managed users keep their cloud UPN
+        projection.user_principal_name = cloud_upn
+        return [Finding.of(
+            "upn_change_blocked",
+            f"synchronizeUpnForManagedUsersEnabled is off, so {joined.label} keeps the UPN {cloud_upn} instead of "
+            f"{new_upn} if it is a licensed, managed (not federated) user; otherwise it becomes {new_upn}. Turn the "
+            "feature on to let the UPN follow on-prem.",
+            "userPrincipalName", f"{cloud_upn} → {new_upn}")]
+    return [Finding.of(
+        "upn_will_change",
+        f"The sync changes the UPN of {joined.label} from {cloud_upn} to {new_upn}; the user signs in as {new_upn} "
+        f"from then on. Set the on-prem UPN to {cloud_upn} (its suffix must be verified), or accept the change.",
+        "userPrincipalName", f"{cloud_upn} → {new_upn}")]

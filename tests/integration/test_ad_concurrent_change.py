@@ -1,0 +1,81 @@
+"""A value changed by someone else between read and write is not lost (architecture: exact delete+add)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.hybrid.identity.plugins.module_utils._ad import AdSession, AdSettings, ConcurrentChange
+from ansible_collections.hybrid.identity.plugins.module_utils._ad_apply import plan_requests, write_plan
+from ansible_collections.hybrid.identity.plugins.module_utils._user_plan import UserRequest
+from tests.integration._ldif import ldapmodify, user
+
+SCENARIO = Path(__file__).with_name("files") / "ad_user_smtp.yml"
+X500 = "X500:/o=Contoso/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=alice"
+
+
+@pytest.fixture
+def settings(lab, lab_vars):
+    lab.load(SCENARIO)
+    params = {key: value for key, value in lab_vars.items() if key.startswith("ad_")}
+    return AdSettings.from_params({"ad_tls": "ldaps", "ad_auth": "simple", "ad_validate_certs": True} | params)
+
+
+def other_writer_replaces_the_secondary(lab_vars, dn):
+    """Between our read and our write, a helpdesk script removes the value we promote and adds an alias."""
+    ldapmodify(
+        lab_vars,
+        f"dn: {dn}\nchangetype: modify\ndelete: proxyAddresses\nproxyAddresses: smtp:Alice@contoso.com\n-\n"
+        "add: proxyAddresses\nproxyAddresses: smtp:helpdesk.alias@contoso.com\n-\n",
+    )
+
+
+def test_stale_plan_is_refused_by_the_directory_then_replanned_keeping_the_other_change(settings, lab_vars):
+    request = UserRequest.from_params({"identity": "alice", "primary_smtp": "alice@contoso.com"})
+    with AdSession(settings) as ad:
+        [(alice, _request, stale_plan)] = plan_requests(ad, [request])
+        other_writer_replaces_the_secondary(lab_vars, alice.distinguished_name)
+
+        final_plan = write_plan(ad, alice, request, stale_plan)
+
+    assert final_plan is not stale_plan
+    values = sorted(user(lab_vars, "alice", "proxyAddresses")["proxyAddresses"])
+    assert values == sorted(
+        [
+            "SMTP:alice@contoso.com",
+            "smtp:alice.old@contoso.com",
+            "smtp:helpdesk.alias@contoso.com",  # the other writer's value survives
+            X500,
+            "SIP:alice@contoso.com",
+        ]
+    )
+
+
+def test_without_retries_the_conflict_fails_clearly_and_writes_nothing(settings, lab_vars):
+    request = UserRequest.from_params({"identity": "alice", "primary_smtp": "alice@contoso.com"})
+    with AdSession(settings) as ad:
+        [(alice, _request, stale_plan)] = plan_requests(ad, [request])
+        other_writer_replaces_the_secondary(lab_vars, alice.distinguished_name)
+        after_other_writer = sorted(user(lab_vars, "alice", "proxyAddresses")["proxyAddresses"])
+
+        with pytest.raises(ConcurrentChange, match="kept changing") as raised:
+            write_plan(ad, alice, request, stale_plan, attempts=1)
+
+    assert raised.value.hint
+    assert sorted(user(lab_vars, "alice", "proxyAddresses")["proxyAddresses"]) == after_other_writer
+
+
+def test_a_value_added_meanwhile_is_kept_by_the_write(settings, lab_vars):
+    request = UserRequest.from_params({"identity": "bob", "primary_smtp": "robert@contoso.com"})
+    with AdSession(settings) as ad:
+        [(bob, _request, plan)] = plan_requests(ad, [request])
+        ldapmodify(
+            lab_vars,
+            f"dn: {bob.distinguished_name}\nchangetype: modify\nadd: proxyAddresses\n"
+            "proxyAddresses: smtp:added.meanwhile@contoso.com\n-\n",
+        )
+        write_plan(ad, bob, request, plan)
+
+    values = sorted(user(lab_vars, "bob", "proxyAddresses")["proxyAddresses"])
+    assert values == ["SMTP:robert@contoso.com", "smtp:added.meanwhile@contoso.com", "smtp:bob@contoso.com"]

@@ -1,0 +1,219 @@
+"""hybrid.identity.ad_user_smtp against the lab's Samba AD (rule book §1), read back with ldapsearch."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+import trustme
+
+from tests.integration._ansible import run_module, run_playbook
+from tests.integration._ldif import ldapsearch, snapshot, user
+
+SCENARIO = Path(__file__).with_name("files") / "ad_user_smtp.yml"
+X500 = "X500:/o=Contoso/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=alice"
+
+
+@pytest.fixture
+def directory(lab, lab_vars):
+    """The scenario freshly loaded; yields the connection options for the module."""
+    lab.load(SCENARIO)
+    return {key: value for key, value in lab_vars.items() if key.startswith("ad_")}
+
+
+def proxy_addresses(lab_vars, sam):
+    return sorted(user(lab_vars, sam, "proxyAddresses").get("proxyAddresses", []))
+
+
+def primaries(values):
+    return [value for value in values if value.startswith("SMTP:")]
+
+
+def test_rule_1_promoting_a_secondary_keeps_one_primary_the_old_one_and_x500(directory, lab_vars):
+    status, result, _output = run_module(
+        "ad_user_smtp", directory | {"identity": "alice", "primary_smtp": "alice@contoso.com"}
+    )
+
+    assert status == "CHANGED", result
+    values = proxy_addresses(lab_vars, "alice")
+    assert primaries(values) == ["SMTP:alice@contoso.com"]
+    assert "smtp:alice.old@contoso.com" in values
+    assert X500 in values and "SIP:alice@contoso.com" in values
+    assert len(values) == 4  # the promoted secondary is gone, not doubled
+    assert user(lab_vars, "alice", "mail")["mail"] == ["alice@contoso.com"]
+    assert result["results"][0]["removed"] == ["SMTP:alice.old@contoso.com", "smtp:Alice@contoso.com"] or sorted(
+        result["results"][0]["removed"]
+    ) == sorted(["SMTP:alice.old@contoso.com", "smtp:Alice@contoso.com"])
+
+
+def test_second_identical_run_changes_nothing(directory, lab_vars):
+    args = directory | {
+        "identity": "alice",
+        "primary_smtp": "alice@contoso.com",
+        "secondary_smtp": {"add": ["a.s@contoso.com"]},
+    }
+    first_status, _result, _output = run_module("ad_user_smtp", args)
+    before = snapshot(lab_vars, lab_vars["lab_scenario_ou"])
+
+    status, result, _output = run_module("ad_user_smtp", args)
+
+    assert first_status == "CHANGED"
+    assert status == "SUCCESS" and result["changed"] is False
+    assert snapshot(lab_vars, lab_vars["lab_scenario_ou"]) == before
+
+
+def test_check_mode_reports_change_and_diff_and_writes_nothing(directory, lab_vars):
+    before = snapshot(lab_vars, lab_vars["lab_scenario_ou"])
+    args = directory | {"identity": "bob", "primary_smtp": "robert@contoso.com", "keep_old_primary": False}
+
+    status, result, output = run_module("ad_user_smtp", args, check=True, diff=True)
+
+    assert status == "CHANGED" and result["changed"] is True
+    assert result["results"][0]["after"]["proxyAddresses"] == ["SMTP:robert@contoso.com"]
+    assert "SMTP:bob@contoso.com" in output and "SMTP:robert@contoso.com" in output  # the diff is shown
+    assert snapshot(lab_vars, lab_vars["lab_scenario_ou"]) == before
+
+
+def test_many_users_over_one_connection(directory, lab_vars):
+    args = directory | {
+        "users": [
+            {"identity": "bob@contoso.com", "secondary_smtp": {"set": ["bobby@contoso.com"]}},
+            {"identity": "carol", "primary_smtp": "carol.c@contoso.com", "sync_mail": False},
+        ]
+    }
+    status, result, _output = run_module("ad_user_smtp", args)
+
+    assert status == "CHANGED"
+    assert [item["changed"] for item in result["results"]] == [True, True]
+    assert proxy_addresses(lab_vars, "bob") == ["SMTP:bob@contoso.com", "smtp:bobby@contoso.com"]
+    assert proxy_addresses(lab_vars, "carol") == ["SMTP:carol.c@contoso.com", "smtp:carol@contoso.com"]
+    assert user(lab_vars, "carol", "mail")["mail"] == ["carol@contoso.com"]  # sync_mail: false leaves it
+
+
+@pytest.mark.parametrize(
+    ("identity", "message"),
+    [
+        ("nobody", "no user matches"),
+        ("shared@contoso.com", "matches 2 objects"),
+        ("*", "no user matches"),
+        ("al*", "no user matches"),
+        ("alice)(|(sAMAccountName=*", "no user matches"),
+        ("bob)(mail=*)", "no user matches"),
+        ("nobody@contoso.com", "no user matches"),
+        ("CN=nobody,OU=Staff,OU=HybridLab,DC=lab,DC=contoso,DC=test", "no user matches"),
+        ("00000000-0000-0000-0000-000000000000", "no user matches"),
+    ],
+)
+def test_bad_identities_fail_clearly_and_change_nothing(directory, lab_vars, identity, message):
+    before = snapshot(lab_vars, lab_vars["lab_scenario_ou"])
+    args = directory | {"users": [{"identity": "bob", "primary_smtp": "robert@contoso.com"}, {"identity": identity}]}
+
+    status, result, _output = run_module("ad_user_smtp", args)
+
+    assert status == "FAILED"
+    assert message in result["msg"]
+    assert result["hint"]
+    assert snapshot(lab_vars, lab_vars["lab_scenario_ou"]) == before  # bob, planned first, was not written
+
+
+@pytest.mark.parametrize(
+    ("request_args", "message"),
+    [
+        ({"primary_smtp": "alice smith@contoso.com"}, "whitespace"),
+        ({"primary_smtp": "alice@contoso.local"}, "contoso.local"),
+        ({"secondary_smtp": {"add": ["not-an-address"]}}, "not-an-address"),
+        ({"secondary_smtp": {"add": ["SMTP:second@contoso.com"]}}, "primar"),
+        ({"other_addresses": {"add": ["SIP:a@contoso.com", "SIP:b@contoso.com"]}}, "primar"),
+        ({"secondary_smtp": {"remove": ["alice.old@contoso.com"]}}, "primary"),
+        ({"user_principal_name": "bob@contoso.com"}, "already held"),
+        ({"consistency_guid": "not-an-anchor"}, "ImmutableId"),
+    ],
+)
+def test_bad_requests_fail_clearly_and_change_nothing(directory, lab_vars, request_args, message):
+    before = snapshot(lab_vars, lab_vars["lab_scenario_ou"])
+
+    status, result, _output = run_module("ad_user_smtp", directory | {"identity": "alice"} | request_args)
+
+    assert status == "FAILED", result
+    assert message.lower() in result["msg"].lower()
+    assert snapshot(lab_vars, lab_vars["lab_scenario_ou"]) == before
+
+
+def test_upn_and_consistency_guid_are_written(directory, lab_vars):
+    args = directory | {
+        "identity": "carol",
+        "user_principal_name": "carol.c@contoso.com",
+        "consistency_guid": "9a7ed32a-0ab4-4d46-aa48-2d7d273334f6",
+    }
+    status, result, _output = run_module("ad_user_smtp", args)
+
+    assert status == "CHANGED"
+    entry = user(lab_vars, "carol", "userPrincipalName", "mS-DS-ConsistencyGuid")
+    assert entry["userPrincipalName"] == ["carol.c@contoso.com"]
+    raw = entry["mS-DS-ConsistencyGuid"][0]
+    assert (
+        base64.b64encode(raw if isinstance(raw, bytes) else raw.encode("latin-1")).decode()
+        == "KtN+mrQKRk2qSC19JzM09g=="
+    )
+    assert result["results"][0]["after"]["consistency_guid"] == "KtN+mrQKRk2qSC19JzM09g=="
+
+
+def test_certificate_from_another_ca_is_refused_unless_validation_is_off(directory, lab_vars, tmp_path):
+    stranger = tmp_path / "stranger-ca.pem"
+    stranger.write_bytes(trustme.CA().cert_pem.bytes())
+    read_only = directory | {"identity": "bob", "ad_ca_cert": str(stranger)}
+
+    status, result, _output = run_module("ad_user_smtp", read_only)
+    assert status == "FAILED"
+    assert "certificate" in (result["msg"] + result["hint"]).lower()
+
+    status, result, _output = run_module("ad_user_smtp", read_only | {"ad_validate_certs": False})
+    assert status == "SUCCESS" and result["changed"] is False
+
+
+def test_plaintext_is_refused_without_the_explicit_switch(directory):
+    status, result, _output = run_module(
+        "ad_user_smtp", directory | {"identity": "bob", "ad_tls": "none", "ad_server": "127.0.0.1"}
+    )
+    assert status == "FAILED"
+    assert "clear text" in result["msg"]
+
+
+def test_wrong_password_says_the_credentials_were_refused_and_hides_them(directory):
+    status, result, output = run_module(
+        "ad_user_smtp", directory | {"identity": "bob", "ad_password": "Wr0ng-Secret-77"}
+    )
+    assert status == "FAILED"
+    assert "refused the credentials" in result["msg"]
+    assert "Wr0ng-Secret-77" not in output
+
+
+def test_module_defaults_group_carries_the_connection(directory, lab, lab_vars):
+    play = {
+        "hosts": "localhost",
+        "gather_facts": False,
+        "module_defaults": {"group/hybrid.identity.ad": {key: f"{{{{ {key} }}}}" for key in directory}},
+        "tasks": [
+            {
+                "name": "Promote through the group defaults",
+                "hybrid.identity.ad_user_smtp": {"identity": "alice", "primary_smtp": "alice@contoso.com"},
+            }
+        ],
+    }
+    completed = run_playbook([play], extra_vars_files=(lab.vars_path,))
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "changed=1" in completed.stdout
+    assert primaries(proxy_addresses(lab_vars, "alice")) == ["SMTP:alice@contoso.com"]
+
+
+def test_ldapsearch_sees_what_was_loaded(directory, lab_vars):
+    """Guards the reader the other tests rely on."""
+    entries = ldapsearch(lab_vars, "(sAMAccountName=alice)", ("proxyAddresses",))
+    assert X500 in entries[0]["proxyAddresses"]
+
+
+def test_ip_address_server_is_verified_against_the_certificate_ip_san(directory):
+    """ldap3's own host name check ignores IP SANs on current Python; ours must not."""
+    status, result, _output = run_module("ad_user_smtp", directory | {"identity": "bob", "ad_server": "ldaps://127.0.0.1:636"})
+    assert status == "SUCCESS", result

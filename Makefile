@@ -22,6 +22,7 @@ LINK        := $(COLLECTIONS)/ansible_collections/hybrid/identity
 export HYBRID_LAB_DIR ?= $(CURDIR)/.lab
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 LAB := $(BIN)/python -m tests.lab
 
 .PHONY: help venv venv-oldest link lab-up lab-down lab-status lab-load demo test \

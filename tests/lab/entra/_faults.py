@@ -1,0 +1,94 @@
+"""Injected latency and faults for Graph requests (internal).
+
+A share of Graph requests (optionally only those whose path starts with a prefix) gets
+a 429, a 503 or a TCP reset instead of its answer. The choice comes from a seeded random
+stream, one draw per matching request, so a test that sends the same requests in the
+same order sees the same faults. A `script` lists faults for the next matching requests,
+in order, before the rates apply.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+
+FAULT_KINDS = ("429", "503", "reset", "none")
+
+
+@dataclass
+class FaultSettings:
+    latency_ms: int = 0
+    rate_429: float = 0.0
+    rate_503: float = 0.0
+    rate_reset: float = 0.0
+    seed: int = 0
+    path_prefix: str = "/v1.0/"
+    retry_after: int | None = 1       # seconds in injected 429/503; None: no Retry-After header
+    script: list[str] = field(default_factory=list)
+    batch_inner: bool = True          # inner $batch requests draw too (a reset becomes no fault there)
+
+    def validate(self) -> None:
+        for name in ("rate_429", "rate_503", "rate_reset"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if self.rate_429 + self.rate_503 + self.rate_reset > 1.0:
+            raise ValueError("rate_429 + rate_503 + rate_reset must not exceed 1")
+        if self.latency_ms < 0:
+            raise ValueError("latency_ms must not be negative")
+        if self.retry_after is not None and self.retry_after < 0:
+            raise ValueError("retry_after must be a number of seconds or null")
+        bad = [kind for kind in self.script if kind not in FAULT_KINDS]
+        if bad:
+            raise ValueError(f"script entries must be among {FAULT_KINDS}, not {bad}")
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "script": list(self.script)}
+
+
+class FaultInjector:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.configure(FaultSettings())
+
+    def configure(self, settings: FaultSettings) -> None:
+        settings.validate()
+        with self._lock:
+            self.settings = settings
+            self._random = random.Random(settings.seed)  # repeatable on purpose, not a secret
+            self._script = list(settings.script)
+            self.injected = {"429": 0, "503": 0, "reset": 0}
+
+    def status(self) -> dict:
+        with self._lock:
+            return {**self.settings.as_dict(), "script_left": list(self._script), "injected": dict(self.injected)}
+
+    def decide(self, path: str, inner: bool) -> str | None:
+        """The fault for this request: "429", "503", "reset" or None."""
+        settings = self.settings
+        if inner and not settings.batch_inner:
+            return None
+        if not path.startswith(settings.path_prefix):
+            return None
+        with self._lock:
+            if self._script:
+                kind = self._script.pop(0)
+            else:
+                rates = (settings.rate_429, settings.rate_503, settings.rate_reset)
+                if not any(rates):
+                    return None
+                draw = self._random.random()
+                kind = "none"
+                threshold = 0.0
+                for name, rate in zip(("429", "503", "reset"), rates, strict=True):
+                    threshold += rate
+                    if draw < threshold:
+                        kind = name
+                        break
+            if kind == "reset" and inner:
+                kind = "none"
+            if kind == "none":
+                return None
+            self.injected[kind] += 1
+            return kind

@@ -1,0 +1,148 @@
+"""The Microsoft Graph v1.0 pipeline: faults, token, route, permission, throttling, handler (internal).
+
+Wire requests and the inner requests of `$batch` both go through `GraphService.handle`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from . import _graph_batch, _graph_mail_objects, _graph_roles, _graph_tenant, _graph_users
+from ._errors import GraphError
+from ._faults import FaultInjector
+from ._graph_context import Context, Route
+from ._http import Request, Response
+from ._recorder import RequestRecorder
+from ._throttle import Throttle, request_cost
+from ._tokens import TokenRejected, TokenService
+
+ROUTES: list[Route] = [*_graph_users.ROUTES, *_graph_mail_objects.ROUTES, *_graph_tenant.ROUTES,
+                       *_graph_roles.ROUTES, *_graph_batch.ROUTES]
+WWW_AUTHENTICATE = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+                    'client_id="00000003-0000-0000-c000-000000000000"')
+
+
+def unauthorized(message: str) -> GraphError:
+    return GraphError(401, "InvalidAuthenticationToken", message, {"WWW-Authenticate": WWW_AUTHENTICATE})
+
+
+class GraphService:
+    def __init__(self, directory, tokens: TokenService, throttle: Throttle, faults: FaultInjector,
+                 recorder: RequestRecorder):
+        self.directory = directory
+        self.tokens = tokens
+        self.throttle = throttle
+        self.faults = faults
+        self.recorder = recorder
+
+    @staticmethod
+    def handles(path: str) -> bool:
+        return path.startswith("/v1.0/") or path == "/v1.0" or path.startswith("/beta/")
+
+    def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        client_request_id = request.headers.get("client-request-id")
+        route: Route | None = None
+        app = cost = fault = None
+        response: Response
+        try:
+            latency = self.faults.settings.latency_ms
+            if latency:
+                time.sleep(latency / 1000)
+            fault = self.faults.decide(request.path, request.inner)
+            if fault == "reset":
+                response = Response(0, reset_connection=True)
+            else:
+                if fault:
+                    raise self._injected(fault)
+                claims = self._authenticate(request)
+                app = claims.get("appid")
+                route, params = self._resolve(request)
+                self._authorize(route, claims)
+                extra_headers: dict = {}
+                if route.throttled:
+                    cost = request_cost(request.method, route.cost_path or "", request.option)
+                    decision = self.throttle.charge(app, claims["tid"], cost, request.method)
+                    extra_headers = decision.headers
+                    if not decision.allowed:
+                        headers = dict(decision.headers)
+                        if decision.retry_after is not None:
+                            headers["Retry-After"] = str(decision.retry_after)
+                        wait = f" Retry after {decision.retry_after} seconds." if decision.retry_after else ""
+                        raise GraphError(429, "TooManyRequests",
+                                         f"Too many requests: the application's resource-unit budget for this "
+                                         f"tenant is used up.{wait}", headers)
+                response = route.handler(Context(request, params, claims, self.directory, self))
+                for name, value in extra_headers.items():
+                    response.headers[name] = value
+        except GraphError as error:
+            response = error.response(request_id, client_request_id)
+        if not response.reset_connection:
+            response.headers["request-id"] = request_id
+            response.headers["client-request-id"] = client_request_id or request_id
+            response.headers["x-ms-ags-diagnostic"] = '{"ServerInfo":{"DataCenter":"Lab","Slice":"E",' \
+                                                      '"Ring":"1","ScaleUnit":"000","RoleInstance":"lab"}}'
+            response.headers["OData-Version"] = "4.0"
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+            response.headers["Cache-Control"] = "no-cache"
+        self.recorder.record(
+            method=request.method, path=request.path, query=request.raw_query,
+            route=f"/v1.0{route.template}" if route else None,
+            status=None if response.reset_connection else response.status, app=app, cost=cost, fault=fault,
+            duration_ms=(time.perf_counter() - started) * 1000, inner=request.inner)
+        return response
+
+    def _injected(self, fault: str) -> GraphError:
+        seconds = self.faults.settings.retry_after
+        headers = {"Retry-After": str(seconds)} if seconds is not None else {}
+        if fault == "429":
+            return GraphError(429, "TooManyRequests", "Too many requests. Please retry later. (lab fault)", headers)
+        return GraphError(503, "serviceNotAvailable",
+                          "The service is temporarily unavailable. Please retry later. (lab fault)", headers)
+
+    def _authenticate(self, request: Request) -> dict:
+        header = request.headers.get("Authorization") or ""
+        scheme, _space, token = header.strip().partition(" ")
+        if not header.strip() or (scheme.lower() == "bearer" and not token.strip()):
+            raise unauthorized("Access token is empty.")
+        if scheme.lower() != "bearer":
+            raise unauthorized("Access token validation failure. The authorization scheme must be Bearer.")
+        try:
+            return self.tokens.verify(token.strip())
+        except TokenRejected as exc:
+            raise unauthorized(str(exc)) from exc
+
+    @staticmethod
+    def _resolve(request: Request) -> tuple[Route, dict]:
+        if not request.path.startswith("/v1.0/"):
+            version = request.path.strip("/").split("/")[0]
+            raise GraphError(400, "BadRequest", f"Invalid version: the lab emulator serves v1.0 only, not '{version}'.")
+        relative = request.path[len("/v1.0"):]
+        allowed = False
+        for route in ROUTES:
+            match = route.pattern.match(relative)
+            if match is None:
+                continue
+            if route.method == request.method:
+                return route, match.groupdict()
+            allowed = True
+        if allowed:
+            raise GraphError(405, "Request_BadRequest",
+                             f"Specified HTTP method '{request.method}' is not allowed for the request target.")
+        segment = relative.strip("/").split("/")[0] or "/"
+        raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+
+    @staticmethod
+    def _authorize(route: Route, claims: dict) -> None:
+        if not route.permissions:
+            return
+        roles = set(claims.get("roles") or ())
+        if roles.intersection(route.permissions):
+            return
+        least, *others = route.permissions
+        also = f" (or one of: {', '.join(others)})" if others else ""
+        raise GraphError(403, "Authorization_RequestDenied",
+                         f"Insufficient privileges to complete the operation. This request requires the "
+                         f"application permission {least}{also}, which the token's roles claim does not hold.")

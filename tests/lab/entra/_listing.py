@@ -1,0 +1,131 @@
+"""Collection and entity responses with OData query options (internal).
+
+`$filter`, `$select`, `$top` (1..999), `$count` (only with `ConsistencyLevel: eventual`),
+`@odata.nextLink` paging with an opaque `$skiptoken`, and `@odata.context`, as Graph
+sends them for directory objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from urllib.parse import quote, urlencode
+
+from ._errors import bad_request, not_found, unsupported_query
+from ._http import GRAPH_JSON, Request, Response
+from ._schema import ResourceSchema
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 999
+_UNSUPPORTED_OPTIONS = ("orderby", "search", "expand", "skip", "apply", "format")
+
+
+def is_eventual(request: Request) -> bool:
+    return (request.headers.get("ConsistencyLevel") or "").strip().lower() == "eventual"
+
+
+def wants_count(request: Request) -> bool:
+    value = request.option("count")
+    if value is None:
+        return False
+    if value.lower() not in ("true", "false"):
+        raise bad_request(f"Invalid value '{value}' for $count; it must be true or false.")
+    if value.lower() == "false":
+        return False
+    if not is_eventual(request):
+        raise bad_request("$count is not currently supported.", "Request_BadRequest")
+    return True
+
+
+def page_size(request: Request, default: int = DEFAULT_PAGE) -> int:
+    text = request.option("top")
+    if text is None:
+        return default
+    if not text.strip().lstrip("-").isdigit() or not 1 <= int(text) <= MAX_PAGE:
+        raise unsupported_query(f"Invalid page size specified: '{text}'. Must be between 1 and {MAX_PAGE} "
+                                "inclusive.")
+    return int(text)
+
+
+def encode_skiptoken(after_id: str) -> str:
+    return base64.urlsafe_b64encode(f"lab1:{after_id}".encode()).decode("ascii").rstrip("=")
+
+
+def decode_skiptoken(token: str) -> str:
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = ""
+    if not text.startswith("lab1:"):
+        raise bad_request("The specified page token value has expired or is not valid. Start the listing "
+                          "again from the first page.", "Request_BadRequest")
+    return text[len("lab1:"):]
+
+
+def next_link(request: Request, entity_path: str, after_id: str) -> str:
+    pairs = [(key, value) for key, value in request.query.items() if key.lstrip("$").lower() != "skiptoken"]
+    pairs.append(("$skiptoken", encode_skiptoken(after_id)))
+    query = urlencode(pairs, quote_via=quote, safe="$,()':@/")
+    return f"{request.base_url}/v1.0/{entity_path}?{query}"
+
+
+def context_url(request: Request, entity_set: str, selected: list | None, entity: bool = False) -> str:
+    names = f"({','.join(spec.name for spec in selected)})" if selected else ""
+    return f"{request.base_url}/v1.0/$metadata#{entity_set}{names}{'/$entity' if entity else ''}"
+
+
+def check_options(request: Request, allowed_filter: bool = True) -> None:
+    for name in _UNSUPPORTED_OPTIONS:
+        if request.option(name) is not None:
+            raise bad_request(f"The lab emulator does not support ${name}.", "Request_UnsupportedQuery")
+    if not allowed_filter and request.option("filter") is not None:
+        raise unsupported_query("The $filter query option is not supported on this resource.")
+
+
+def list_collection(request: Request, directory, bucket: str, schema: ResourceSchema, entity_path: str,
+                    allow_filter: bool = True) -> Response:
+    check_options(request, allow_filter)
+    count = wants_count(request)
+    limit = page_size(request)
+    select_text = request.option("select")
+    selected = schema.select(select_text)
+    filter_text = request.option("filter")
+    compiled = None
+    if filter_text is not None:
+        if not filter_text.strip():
+            raise bad_request("Invalid filter clause: the filter is empty.")
+        compiled = schema.compile_filter(filter_text, advanced_request=count and is_eventual(request))
+    token = request.option("skiptoken")
+    after = decode_skiptoken(token) if token is not None else None
+    page, more, total = directory.page(bucket, compiled, after, limit, count)
+    body: dict = {"@odata.context": context_url(request, entity_path, selected if select_text else None)}
+    if count:
+        body["@odata.count"] = total
+    if more:
+        body["@odata.nextLink"] = next_link(request, entity_path, page[-1]["id"])
+    body["value"] = [schema.project(record, selected) for record in page]
+    return Response.json(200, body, content_type=GRAPH_JSON)
+
+
+def count_collection(request: Request, directory, bucket: str, schema: ResourceSchema) -> Response:
+    """`GET /{collection}/$count`: a plain-text number, advanced queries only."""
+    check_options(request)
+    if not is_eventual(request):
+        raise bad_request("$count is not currently supported.", "Request_BadRequest")
+    filter_text = request.option("filter")
+    compiled = schema.compile_filter(filter_text, advanced_request=True) if filter_text else None
+    total = directory.page(bucket, compiled, None, 1, True)[2]
+    response = Response(200, str(total).encode())
+    response.headers["Content-Type"] = "text/plain"
+    return response
+
+
+def entity(request: Request, record: dict | None, key: str, schema: ResourceSchema, entity_set: str) -> Response:
+    if record is None:
+        raise not_found(key)
+    check_options(request, allowed_filter=False)
+    select_text = request.option("select")
+    selected = schema.select(select_text)
+    body = {"@odata.context": context_url(request, entity_set, selected if select_text else None, entity=True)}
+    body.update(schema.project(record, selected))
+    return Response.json(200, body, content_type=GRAPH_JSON)

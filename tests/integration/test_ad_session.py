@@ -1,0 +1,113 @@
+"""The AD session itself against Samba: paged scans, anchors, and each TLS mode."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.hybrid.identity.plugins.module_utils._ad import (
+    AdConnectionError,
+    AdSession,
+    AdSettings,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError
+
+USERS = 150
+
+
+def settings_from(lab_vars, **overrides) -> AdSettings:
+    params = {"ad_tls": "ldaps", "ad_auth": "simple", "ad_validate_certs": True, "ad_allow_plaintext": False}
+    params |= {key: value for key, value in lab_vars.items() if key.startswith("ad_")}
+    return AdSettings.from_params(params | overrides)
+
+
+@pytest.fixture(scope="module")
+def many_users(lab):
+    scenario = {
+        "ad": {
+            "users": [
+                {
+                    "sAMAccountName": f"scan{number:03d}",
+                    "ou": "OU=Scan",
+                    "userPrincipalName": f"scan{number:03d}@contoso.com",
+                    "mail": f"scan{number:03d}@contoso.com",
+                    "proxyAddresses": [f"SMTP:scan{number:03d}@contoso.com"],
+                    "description": "not asked for",
+                }
+                for number in range(USERS)
+            ]
+            + [
+                {
+                    "sAMAccountName": "anchored",
+                    "ou": "OU=Scan",
+                    "mS-DS-ConsistencyGuid": "9a7ed32a-0ab4-4d46-aa48-2d7d273334f6",
+                }
+            ]
+        }
+    }
+    lab.load(scenario)
+    return lab
+
+
+def test_paged_scan_returns_every_user_once_with_only_the_attributes_asked_for(many_users, lab_vars):
+    base = f"OU=Scan,{lab_vars['lab_scenario_ou']}"
+    with AdSession(settings_from(lab_vars)) as ad:
+        users = list(ad.scan(["proxyAddresses", "mail"], search_base=base, page_size=40))
+
+    names = [user.sam_account_name for user in users]
+    assert len(names) == USERS + 1 and len(set(names)) == USERS + 1
+    scanned = next(user for user in users if user.sam_account_name == "scan007")
+    assert scanned.proxy_addresses == ("SMTP:scan007@contoso.com",)
+    assert scanned.user_principal_name is None  # not asked for, not read
+    assert "description" not in scanned.extra
+
+
+def test_scan_filter_narrows_and_a_bad_filter_says_so(many_users, lab_vars):
+    base = f"OU=Scan,{lab_vars['lab_scenario_ou']}"
+    with AdSession(settings_from(lab_vars)) as ad:
+        narrowed = list(ad.scan(["mail"], search_base=base, ldap_filter="(mail=scan00*)"))
+        with pytest.raises(ConfigurationError, match="not a valid LDAP filter"):
+            list(ad.scan(["mail"], search_base=base, ldap_filter="(mail=scan00*"))
+    assert sorted(user.sam_account_name for user in narrowed) == [f"scan{n:03d}" for n in range(10)]
+
+
+def test_source_anchor_agrees_with_the_lab(many_users, lab_vars):
+    """Rule book §3: consistency GUID when set, else objectGUID, as base64 of the stored bytes."""
+    with AdSession(settings_from(lab_vars)) as ad:
+        plain = ad.find_user("scan001")
+        anchored = ad.find_user("anchored")
+    assert plain.source_anchor == many_users.ad_anchor("scan001").source_anchor
+    assert anchored.source_anchor == "KtN+mrQKRk2qSC19JzM09g=="
+
+
+def test_starttls_on_the_plain_port_verifies_the_certificate(many_users, lab_vars):
+    settings = settings_from(lab_vars, ad_server="localhost", ad_tls="starttls")
+    assert settings.port == 389
+    with AdSession(settings) as ad:
+        assert ad.find_user("scan002").mail == "scan002@contoso.com"
+
+
+def test_plaintext_works_only_when_allowed_in_so_many_words(many_users, lab_vars):
+    with pytest.raises(ConfigurationError, match="clear text"):
+        settings_from(lab_vars, ad_server="localhost", ad_tls="none")
+    settings = settings_from(lab_vars, ad_server="localhost", ad_tls="none", ad_allow_plaintext=True)
+    with AdSession(settings) as ad:
+        assert ad.find_user("scan003").sam_account_name == "scan003"
+
+
+def test_url_scheme_and_tls_mode_must_agree(lab_vars):
+    with pytest.raises(ConfigurationError, match="ldap:// but ad_tls is ldaps"):
+        settings_from(lab_vars, ad_server="ldap://localhost:389")
+
+
+def test_nothing_listens_gives_a_reachability_error(lab_vars):
+    with (
+        pytest.raises(AdConnectionError, match="could not reach"),
+        AdSession(settings_from(lab_vars, ad_server="ldaps://localhost:1", ad_timeout=5)),
+    ):
+        pass
+
+
+def test_base_dn_comes_from_the_rootdse(lab_vars):
+    params = {key: value for key, value in lab_vars.items() if key.startswith("ad_") and key != "ad_base_dn"}
+    with AdSession(settings_from({}, **params)) as ad:
+        assert ad.base_dn.lower() == lab_vars["ad_base_dn"].lower()

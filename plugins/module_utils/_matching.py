@@ -7,8 +7,9 @@ sync then does to it (rule book §2 to §5, §9). `predict(onprem_users, cloud_i
 gives one Result per on-prem user; `summarize(results)` counts them.
 
 Pure: standard library only, no Ansible, no I/O. Inputs live in `_matching_model`, the cloud
-index in `_matching_index`, the predicted cloud user in `_matching_projection`, the result
-shape in `_matching_result`; this file decides.
+index in `_matching_index`, the predicted cloud user in `_matching_projection`, the rules over
+the whole on-prem scope in `_matching_scope`, the result shape in `_matching_result`; this file
+decides each user in the rule book's order.
 
 Decisions beyond the rule book, each written where it is applied:
 - Unexportable or unpredictable objects are `invalid`: no UPN or an invalid one, an invalid
@@ -20,21 +21,14 @@ Decisions beyond the rule book, each written where it is applied:
   (Microsoft: UPN is tried "if a match isn't found based on primary SMTP"). A candidate
   without a mailbox (KB 2641663) is no match at all: matching goes on to the UPN.
 - A candidate synchronized from another on-prem object is refused with `immutable_id_mismatch`.
-- When one value is claimed twice in scope, one claimant keeps it, in this order: the one whose
-  joined cloud user already holds it, then by outcome (already synced, hard match, SMTP, UPN,
-  new user), then by distinguished name (case-insensitive). Every claimant gets
-  `duplicate_in_directory`; a would-be new user among the others becomes a `conflict`, a joined
-  one keeps its join with the value quarantined, and a shared source anchor makes the others
-  `invalid` (they fail export).
-- Two on-prem users joining the same cloud user: the first in that order joins; the others
-  get `duplicate_candidate` and are predicted as new users (then usually a `conflict`).
+- Values claimed twice in the on-prem scope: see `_matching_scope`.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from ansible_collections.hybrid.identity.plugins.module_utils._addresses import (
     ProxyAddress,
@@ -57,12 +51,12 @@ from ansible_collections.hybrid.identity.plugins.module_utils._matching_model im
     MatchingInputError,
     OnPremUser,
     Tenant,
-    local_part_of,
+    domain_of,
     name_key,
+    smtp_value,
     smtp_values,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._matching_projection import (
-    Projection,
     change_findings,
     project,
     quarantine_cloud_duplicates,
@@ -86,74 +80,53 @@ from ansible_collections.hybrid.identity.plugins.module_utils._matching_result i
     Result,
     summarize,
 )
+from ansible_collections.hybrid.identity.plugins.module_utils._matching_scope import (
+    Draft,
+    settle_shared_anchors,
+    settle_shared_candidates,
+    settle_shared_values,
+)
 
-# rule book §9.5: the well-known accounts IdFix leaves out, matched on sAMAccountName, any case
+# rule book §9.5: the well-known accounts IdFix leaves out, matched on sAMAccountName or name, any case
 EXCLUDED_ACCOUNT_PATTERNS = ("krbtgt", "guest", "admini*", "systemmailbox*", "discoverysearchmailbox*",
                              "federatedemail*", "healthmailbox*", "msol_*", "*$")
+_EXCLUDED_ACCOUNT = re.compile("|".join(fnmatch.translate(pattern) for pattern in EXCLUDED_ACCOUNT_PATTERNS))
 # Violations of the whole attribute that are not about one value
 _ATTRIBUTE_RULES = frozenset({"two_primaries", "duplicate_value", "too_many_addresses"})
-# Who keeps a value claimed twice: the stronger join first (see the module docstring)
-_OUTCOME_RANK = {ALREADY_SYNCED: 0, HARD_MATCH: 1, SOFT_MATCH_SMTP: 2, SOFT_MATCH_UPN: 3, NEW_USER: 4,
-                 CONFLICT: 5, BLOCKED: 6, INVALID: 7, EXCLUDED: 8}
 
 
-@dataclass(slots=True, eq=False)
-class _Draft:
-    """One on-prem user while it is being decided."""
-
-    user: OnPremUser
-    position: int
-    outcome: str = NEW_USER
-    source_anchor: str | None = None
-    primary: ProxyAddress | None = None
-    addresses: list[ProxyAddress] = field(default_factory=list)
-    candidate: CloudUser | None = None
-    findings: list[Finding] = field(default_factory=list)
-    projection: Projection | None = None
-
-    def add(self, code: str, message: str, attribute: str | None = None, value: str | None = None) -> None:
-        self.findings.append(Finding.of(code, message, attribute, value))
-
-    def settle(self, outcome: str, candidate: CloudUser | None = None) -> None:
-        self.outcome, self.candidate = outcome, candidate
-
-    def order(self, joined_holds: bool = False) -> tuple:
-        return (0 if joined_holds else 1, _OUTCOME_RANK[self.outcome], name_key(self.user.label), self.position)
-
-    def result(self) -> Result:
-        return Result(onprem=_onprem_view(self), cloud=_cloud_view(self.candidate), outcome=self.outcome,
-                      findings=tuple(self.findings),
-                      predicted=self.projection.as_dict() if self.projection else None)
-
-
-def predict(onprem_users: Iterable[OnPremUser | Mapping], cloud_index: CloudIndex, tenant: Tenant,
+def predict(onprem_users: Iterable[OnPremUser | Mapping], cloud_index: CloudIndex, tenant: Tenant | Mapping,
             anchor_mode: str = ANCHOR_CONSISTENCY_GUID) -> list[Result]:
     """One Result per on-prem user, in input order (rule book §3 decides, §2/§4/§5 predict)."""
     if anchor_mode not in ANCHOR_MODES:
         raise MatchingInputError(f"source anchor {anchor_mode!r} is not supported",
                                  hint=f"use one of {', '.join(ANCHOR_MODES)}")
     users = [user if isinstance(user, OnPremUser) else OnPremUser.from_dict(user) for user in onprem_users]
-    drafts = [_decide(_Draft(user, position), cloud_index, tenant, anchor_mode) for position, user in enumerate(users)]
-    _settle_shared_anchors(drafts, anchor_mode)
-    _settle_shared_candidates(drafts)
+    tenant = tenant if isinstance(tenant, Tenant) else Tenant.from_dict(tenant)
+    drafts = [_decide(Draft(user, position), cloud_index, tenant, anchor_mode) for position, user in enumerate(users)]
+    # rule book §4: what two on-prem users claim at once, before the cloud users are predicted
+    settle_shared_anchors(drafts, anchor_mode)
+    settle_shared_candidates(drafts)
     for draft in drafts:
         if draft.outcome in EXPORTED:
             _predict_cloud_user(draft, cloud_index, tenant)
-    _settle_shared_values(drafts, tenant)
+    # rule book §4: addresses and UPNs two on-prem users carry, on the predicted cloud users
+    settle_shared_values(drafts, tenant)
     return [draft.result() for draft in drafts]
 
 
 # --- one user, in the rule book's order ---------------------------------------------------
 
 
-def _decide(draft: _Draft, index: CloudIndex, tenant: Tenant, anchor_mode: str) -> _Draft:
+def _decide(draft: Draft, index: CloudIndex, tenant: Tenant, anchor_mode: str) -> Draft:
     user = draft.user
     # rule book §9.5: well-known system accounts first
-    reason = _exclusion_reason(user)
-    if reason:
+    exclusion = _exclusion(user)
+    if exclusion:
+        attribute, value, reason = exclusion
         draft.settle(EXCLUDED)
-        draft.add("excluded_system_account", f"{user.label} {reason}; IdFix and the sync leave it out.",
-                  "sAMAccountName", user.sam_account_name)
+        draft.add("excluded_system_account", f"{user.label} {reason}; IdFix leaves it out, and so does this check.",
+                  attribute, value)
         return draft
     _read_source_anchor(draft, anchor_mode)
     _read_addresses(draft)
@@ -165,15 +138,33 @@ def _decide(draft: _Draft, index: CloudIndex, tenant: Tenant, anchor_mode: str) 
     return draft
 
 
-def _exclusion_reason(user: OnPremUser) -> str | None:
+def _exclusion(user: OnPremUser) -> tuple[str, str, str] | None:
+    """(attribute, value, reason) when the user is a well-known system account, else None."""
     if user.is_critical_system_object:
-        return "is a critical system object (isCriticalSystemObject)"
-    name = name_key(user.sam_account_name or "")
-    pattern = next((p for p in EXCLUDED_ACCOUNT_PATTERNS if name and fnmatch.fnmatchcase(name, p)), None)
-    return f"has the sAMAccountName of a well-known system account ({pattern})" if pattern else None
+        return "isCriticalSystemObject", "TRUE", "is a critical system object (isCriticalSystemObject)"
+    # IdFix matches the object's name: Exchange system mailboxes show it in the CN (their sAMAccountName is SM_...)
+    for attribute, name in (("sAMAccountName", user.sam_account_name), ("name", _common_name(user))):
+        key = name_key(name or "")
+        if key and _EXCLUDED_ACCOUNT.match(key):
+            pattern = next(p for p in EXCLUDED_ACCOUNT_PATTERNS if fnmatch.fnmatchcase(key, p))
+            return attribute, name, f"has the {attribute} {name!r} of a well-known system account ({pattern})"
+    return None
 
 
-def _read_source_anchor(draft: _Draft, anchor_mode: str) -> None:
+def _common_name(user: OnPremUser) -> str | None:
+    """The value of the first RDN (`CN=<this>,OU=...`), escapes left as written."""
+    dn = user.distinguished_name or ""
+    rdn, escaped = [], False
+    for char in dn:
+        if char == "," and not escaped:
+            break
+        escaped = char == "\\" and not escaped
+        rdn.append(char)
+    attribute_type, equals, value = "".join(rdn).partition("=")
+    return value if equals and attribute_type else None
+
+
+def _read_source_anchor(draft: Draft, anchor_mode: str) -> None:
     user = draft.user
     try:
         draft.source_anchor = user.source_anchor(anchor_mode)
@@ -184,13 +175,14 @@ def _read_source_anchor(draft: _Draft, anchor_mode: str) -> None:
                   attribute, user.consistency_guid if attribute == ANCHOR_CONSISTENCY_GUID else user.object_guid)
 
 
-def _read_addresses(draft: _Draft) -> None:
+def _read_addresses(draft: Draft) -> None:
     """Rule book §1, §2, §9.2: the primary SMTP, the values the sync exports, and what is wrong with the rest."""
     user = draft.user
     violations = validate_proxy_addresses(user.proxy_addresses)
     bad_values = {v.value for v in violations if v.rule not in _ATTRIBUTE_RULES}
-    primaries = [p for p in smtp_values(user.proxy_addresses) if p.primary]
-    primary_values = {str(p) for p in primaries}
+    parsed = [(value, smtp_value(value)) for value in user.proxy_addresses]
+    primaries = [proxy for value, proxy in parsed if proxy is not None and proxy.primary]
+    primary_values = {value for value, proxy in parsed if proxy is not None and proxy.primary}
     for violation in violations:
         if violation.code in ("multiple_primary_smtp", "too_many_addresses"):
             # rule book §9.2: several primaries make the outcome unpredictable; §1: too many fail export
@@ -208,11 +200,11 @@ def _read_addresses(draft: _Draft) -> None:
     elif not primaries and user.mail and not validate_smtp_address(user.mail):
         # rule book §9.2: no SMTP: value, so mail is the primary
         draft.primary = ProxyAddress.smtp(user.mail, primary=True)
-    valid = [p for p in smtp_values(user.proxy_addresses) if str(p) not in bad_values]
+    valid = [proxy for value, proxy in parsed if proxy is not None and value not in bad_values]
     draft.addresses = _unique([draft.primary, *valid] if draft.primary else valid)
 
 
-def _read_mail(draft: _Draft, primary_fallback: bool) -> None:
+def _read_mail(draft: Draft, primary_fallback: bool) -> None:
     mail = draft.user.mail
     for violation in validate_smtp_address(mail) if mail else ():
         if primary_fallback:
@@ -224,10 +216,14 @@ def _read_mail(draft: _Draft, primary_fallback: bool) -> None:
 
 
 def _unique(addresses: list[ProxyAddress]) -> list[ProxyAddress]:
-    return list({proxy.key: proxy for proxy in reversed(addresses)}.values())[::-1]
+    """Each address once, the first spelling kept (AD compares case-insensitively, rule book §1)."""
+    found: dict[str, ProxyAddress] = {}
+    for proxy in addresses:
+        found.setdefault(proxy.key, proxy)
+    return list(found.values())
 
 
-def _check_upn(draft: _Draft) -> None:
+def _check_upn(draft: Draft) -> None:
     upn = draft.user.user_principal_name
     if not upn:
         # not in the rule book: Entra Connect would invent sAMAccountName@<forest>; ask for a real UPN instead
@@ -239,7 +235,7 @@ def _check_upn(draft: _Draft) -> None:
         draft.add("invalid_upn", violation.message, "userPrincipalName", upn)
 
 
-def _match(draft: _Draft, index: CloudIndex, tenant: Tenant, anchor_mode: str) -> None:
+def _match(draft: Draft, index: CloudIndex, tenant: Tenant, anchor_mode: str) -> None:
     # rule book §3.1: hard match on the source anchor, compared case-sensitively
     anchored = index.user_with_immutable_id(draft.source_anchor)
     if anchored is not None:
@@ -257,7 +253,7 @@ def _match(draft: _Draft, index: CloudIndex, tenant: Tenant, anchor_mode: str) -
     draft.settle(NEW_USER)
 
 
-def _join_by_anchor(draft: _Draft, anchored: CloudUser, tenant: Tenant) -> None:
+def _join_by_anchor(draft: Draft, anchored: CloudUser, tenant: Tenant) -> None:
     if anchored.on_premises_sync_enabled is True:
         draft.settle(ALREADY_SYNCED, anchored)
         return
@@ -278,7 +274,7 @@ def _join_by_anchor(draft: _Draft, anchored: CloudUser, tenant: Tenant) -> None:
     draft.settle(BLOCKED if refused else HARD_MATCH, anchored)
 
 
-def _match_smtp(draft: _Draft, index: CloudIndex, tenant: Tenant, anchor_mode: str) -> bool:
+def _match_smtp(draft: Draft, index: CloudIndex, tenant: Tenant, anchor_mode: str) -> bool:
     """Rule book §3.2, §9.1: True when the primary SMTP decides the user (joined or refused)."""
     primary = draft.primary
     users = index.users_holding(primary.key)
@@ -310,7 +306,7 @@ def _match_smtp(draft: _Draft, index: CloudIndex, tenant: Tenant, anchor_mode: s
     return True
 
 
-def _smtp_candidate(draft: _Draft, users: tuple[CloudUser, ...]) -> CloudUser | None:
+def _smtp_candidate(draft: Draft, users: tuple[CloudUser, ...]) -> CloudUser | None:
     """The one cloud user the primary SMTP points at; a user holding it as a proxy address beats `mail` only."""
     if len(users) == 1:
         return users[0]
@@ -325,7 +321,7 @@ def _smtp_candidate(draft: _Draft, users: tuple[CloudUser, ...]) -> CloudUser | 
     return None
 
 
-def _soft_match(draft: _Draft, outcome: str, candidate: CloudUser, tenant: Tenant, anchor_mode: str) -> None:
+def _soft_match(draft: Draft, outcome: str, candidate: CloudUser, tenant: Tenant, anchor_mode: str) -> None:
     """Rule book §3: a soft match and the reasons the sync refuses it."""
     refusals = len(draft.findings)
     route = "primary SMTP address" if outcome == SOFT_MATCH_SMTP else "UPN"
@@ -340,11 +336,11 @@ def _soft_match(draft: _Draft, outcome: str, candidate: CloudUser, tenant: Tenan
         # rule book §3: "Existing Admin Role Conflict"
         _refuse_admin(draft, candidate, tenant, "soft")
     _check_candidate_anchor(draft, candidate, anchor_mode)
-    refused = len(draft.findings) > refusals and any(f.severity == ERROR for f in draft.findings[refusals:])
+    refused = any(finding.severity == ERROR for finding in draft.findings[refusals:])
     draft.settle(BLOCKED if refused else outcome, candidate)
 
 
-def _refuse_admin(draft: _Draft, candidate: CloudUser, tenant: Tenant, route: str) -> None:
+def _refuse_admin(draft: Draft, candidate: CloudUser, tenant: Tenant, route: str) -> None:
     roles = ", ".join(candidate.admin_roles)
     if route == "soft":
         # rule book §3: the incoming user is created as a quarantined duplicate
@@ -352,14 +348,14 @@ def _refuse_admin(draft: _Draft, candidate: CloudUser, tenant: Tenant, route: st
                   "user as a quarantined duplicate with the UPN "
                   f"{quarantined_upn(draft.user.user_principal_name, tenant)}")
     else:
-        effect = "the sync refuses to hard-match onto an administrator (rule book §9.3)"
+        effect = "the sync refuses to hard-match onto an administrator"
     draft.add("admin_role",
               f"{candidate.label} holds the directory role(s) {roles}; {effect}. Remove the role(s) from the cloud "
               "user before the sync and assign them again after the join.",
               "adminRoles", roles)
 
 
-def _check_candidate_anchor(draft: _Draft, candidate: CloudUser, anchor_mode: str) -> None:
+def _check_candidate_anchor(draft: Draft, candidate: CloudUser, anchor_mode: str) -> None:
     """Rule book §3: a candidate that already carries another ImmutableId, or syncs from elsewhere, is refused."""
     cloud_anchor = candidate.on_premises_immutable_id
     if candidate.on_premises_sync_enabled is True:
@@ -375,11 +371,49 @@ def _check_candidate_anchor(draft: _Draft, candidate: CloudUser, anchor_mode: st
         # rule book §3: InvalidSoftMatch; the documented fix moves the anchor
         draft.add("immutable_id_mismatch",
                   f"{candidate.label} already carries onPremisesImmutableId {cloud_anchor}, not this user's source "
-                  f"anchor {draft.source_anchor}, so the soft match is refused (InvalidSoftMatch). Write {cloud_anchor} "
-                  f"into this user's mS-DS-ConsistencyGuid so it hard-matches{_anchor_mode_note(anchor_mode)}, or "
+                  f"anchor {draft.source_anchor}, so the soft match is refused (InvalidSoftMatch). Write "
+                  f"{cloud_anchor} into this user's mS-DS-ConsistencyGuid so it hard-matches"
+                  f"{_anchor_mode_note(anchor_mode)}, or "
                   "clear onPremisesImmutableId of the cloud user.",
                   "onPremisesImmutableId", cloud_anchor)
 
 
 def _anchor_mode_note(anchor_mode: str) -> str:
     return " (and use mS-DS-ConsistencyGuid as the source anchor)" if anchor_mode == ANCHOR_OBJECT_GUID else ""
+
+
+# --- the cloud user after the sync ----------------------------------------------------------
+
+
+def _predict_cloud_user(draft: Draft, index: CloudIndex, tenant: Tenant) -> None:
+    """Rule book §2 for the predicted values, §4 for what other cloud objects hold, §5 for what a join changes."""
+    joined = draft.candidate if draft.outcome in JOINED else None
+    projection, findings = project(draft.user, draft.addresses, draft.primary, tenant, joined)
+    upn_from_onprem = tenant.is_verified(domain_of(draft.user.user_principal_name))
+    duplicates = quarantine_cloud_duplicates(projection, upn_from_onprem, index, tenant, joined)
+    draft.findings += findings + duplicates
+    if joined is not None:
+        draft.findings += change_findings(projection, joined, tenant)
+    if duplicates and draft.outcome == NEW_USER:
+        # rule book §4: a new user with a value another object holds is created with that value quarantined
+        draft.outcome = CONFLICT
+    draft.projection = projection
+
+
+__all__ = [
+    "ANCHOR_CONSISTENCY_GUID",
+    "ANCHOR_MODES",
+    "ANCHOR_OBJECT_GUID",
+    "FEATURE_DEFAULTS",
+    "OUTCOMES",
+    "CloudIndex",
+    "CloudObject",
+    "CloudUser",
+    "Finding",
+    "MatchingInputError",
+    "OnPremUser",
+    "Result",
+    "Tenant",
+    "predict",
+    "summarize",
+]

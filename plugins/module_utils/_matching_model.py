@@ -22,6 +22,7 @@ Decisions beyond the rule book, each written where it is applied:
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._anchor import (
     AnchorError,
     anchor_bytes,
     anchor_from_any,
+    guid_bytes,
     immutable_id,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
@@ -88,22 +90,31 @@ def is_reserved_domain(domain: str) -> bool:
     return key == RESERVED_DOMAIN or key.endswith("." + RESERVED_DOMAIN)
 
 
+def smtp_value(value: str) -> ProxyAddress | None:
+    """One proxyAddresses value parsed when it is an SMTP value; other types and untyped junk give None."""
+    try:
+        proxy = ProxyAddress.parse(value)
+    except AddressError:
+        return None
+    return proxy if proxy.is_smtp else None
+
+
 def smtp_values(proxy_addresses: Iterable[str]) -> list[ProxyAddress]:
     """The SMTP values among proxyAddresses, parsed; untyped junk is left to validation."""
-    found = []
-    for value in proxy_addresses:
-        try:
-            proxy = ProxyAddress.parse(value)
-        except AddressError:
-            continue
-        if proxy.is_smtp:
-            found.append(proxy)
-    return found
+    return [proxy for proxy in map(smtp_value, proxy_addresses) if proxy is not None]
+
+
+def _with_mail(addresses: list[ProxyAddress], mail: str | None) -> tuple[ProxyAddress, ...]:
+    """The SMTP addresses plus `mail` when they don't carry it; mail is the primary when none is marked."""
+    if mail and ProxyAddress.smtp(mail) not in addresses:
+        addresses = [*addresses, ProxyAddress.smtp(mail, primary=not any(p.primary for p in addresses))]
+    return tuple(addresses)
 
 
 # --- reading plain dicts --------------------------------------------------------------------
 
 
+@functools.cache
 def _normal(name: str) -> str:
     return str(name).lower().replace("_", "").replace("-", "")
 
@@ -169,18 +180,10 @@ def _guid_text(value: object) -> str | None:
     if value is None:
         return None
     try:
-        raw = anchor_from_any(value) if isinstance(value, str) else immutable_id_bytes(value)
+        raw = anchor_from_any(value) if isinstance(value, str) else guid_bytes(value)
     except AnchorError:
         return str(value)
     return str(uuid.UUID(bytes_le=raw))
-
-
-def immutable_id_bytes(value: bytes | uuid.UUID) -> bytes:
-    if isinstance(value, uuid.UUID):
-        return value.bytes_le
-    if isinstance(value, bytes | bytearray) and len(value) == 16:
-        return bytes(value)
-    raise AnchorError(f"{value!r} is not 16 bytes")
 
 
 def _immutable_id_or_raw(value: object) -> str | None:
@@ -188,7 +191,7 @@ def _immutable_id_or_raw(value: object) -> str | None:
     if value is None:
         return None
     try:
-        raw = anchor_from_any(value) if isinstance(value, str) else immutable_id_bytes(value)
+        raw = anchor_from_any(value) if isinstance(value, str) else guid_bytes(value)
     except AnchorError:
         return repr(value) if isinstance(value, bytes | bytearray) else str(value)
     return immutable_id(raw)
@@ -297,6 +300,11 @@ class CloudUser:
     on_premises_sync_enabled: bool | None = None
     admin_roles: tuple[str, ...] = ()
     has_mailbox: bool | None = None
+    _smtp: tuple[ProxyAddress, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # parsed once: the index, the candidate checks and the prediction all read them
+        object.__setattr__(self, "_smtp", _with_mail(smtp_values(self.proxy_addresses), self.mail))
 
     @classmethod
     def from_dict(cls, record: Mapping) -> CloudUser:
@@ -327,17 +335,14 @@ class CloudUser:
     def label(self) -> str:
         return f"cloud user {self.user_principal_name or '?'} ({self.id})"
 
-    def smtp_addresses(self) -> list[ProxyAddress]:
+    def smtp_addresses(self) -> tuple[ProxyAddress, ...]:
         """Its SMTP proxy addresses, plus `mail` when proxyAddresses don't carry it."""
-        found = smtp_values(self.proxy_addresses)
-        if self.mail and ProxyAddress.smtp(self.mail) not in found:
-            found.append(ProxyAddress.smtp(self.mail, primary=not any(p.primary for p in found)))
-        return found
+        return self._smtp
 
     @property
     def primary_smtp(self) -> ProxyAddress | None:
         """The `SMTP:` value, else `mail` (Graph's mail is the primary by convention)."""
-        return next((proxy for proxy in self.smtp_addresses() if proxy.primary), None)
+        return next((proxy for proxy in self._smtp if proxy.primary), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,11 +377,8 @@ class CloudObject:
         kind = "mail-enabled group" if self.kind == GROUP else "contact"
         return f"{kind} {self.display_name or self.mail or '?'} ({self.id})"
 
-    def smtp_addresses(self) -> list[ProxyAddress]:
-        found = smtp_values(self.proxy_addresses)
-        if self.mail and ProxyAddress.smtp(self.mail) not in found:
-            found.append(ProxyAddress.smtp(self.mail))
-        return found
+    def smtp_addresses(self) -> tuple[ProxyAddress, ...]:
+        return _with_mail(smtp_values(self.proxy_addresses), self.mail)
 
 
 def _kind_from_odata_type(odata_type: str | None) -> str | None:

@@ -136,7 +136,7 @@ def _predicted_upn(user: OnPremUser, moera_address: str, tenant: Tenant, finding
         f"UPN suffix {domain_of(upn)} is not a verified domain of the tenant, so the cloud user gets the UPN "
         f"{moera_address} instead of {upn}. Verify {domain_of(upn)} in the tenant, or give the user a UPN in a "
         f"verified domain ({verified}).",
-        "userPrincipalName", f"{upn} → {moera_address}"))
+        "userPrincipalName", f"{upn} -> {moera_address}"))
     return moera_address
 
 
@@ -222,7 +222,7 @@ def change_findings(projection: Projection, joined: CloudUser, tenant: Tenant) -
             f"The sync changes the primary SMTP address of {joined.label} from {cloud_primary.address} to {becomes}, "
             f"so the user sends as {becomes} from then on. Set the on-prem primary to {cloud_primary.address}, or "
             "accept the change.",
-            "proxyAddresses", f"{cloud_primary.address} → {becomes}"))
+            "proxyAddresses", f"{cloud_primary.address} -> {becomes}"))
     dropped = [proxy.address for proxy in joined.smtp_addresses()
                if proxy.key not in projection.addresses and not _in_initial_domain(proxy, tenant)]
     if dropped:
@@ -249,9 +249,9 @@ def _upn_change(projection: Projection, joined: CloudUser, tenant: Tenant) -> li
             f"synchronizeUpnForManagedUsersEnabled is off, so {joined.label} keeps the UPN {cloud_upn} instead of "
             f"{new_upn} if it is a licensed, managed (not federated) user; otherwise it becomes {new_upn}. Turn the "
             "feature on to let the UPN follow on-prem.",
-            "userPrincipalName", f"{cloud_upn} → {new_upn}")]
+            "userPrincipalName", f"{cloud_upn} -> {new_upn}")]
     return [Finding.of(
         "upn_will_change",
         f"The sync changes the UPN of {joined.label} from {cloud_upn} to {new_upn}; the user signs in as {new_upn} "
         f"from then on. Set the on-prem UPN to {cloud_upn} (its suffix must be verified), or accept the change.",
-        "userPrincipalName", f"{cloud_upn} → {new_upn}")]
+        "userPrincipalName", f"{cloud_upn} -> {new_upn}")]

@@ -11,7 +11,8 @@ import yaml
 from tests.lab._errors import LabError
 
 # The sections of a scenario (docs/architecture.md, "Scenario files"); each service reads its own.
-SECTIONS = ("description", "tenant", "cloud", "ad")
+# `expect` holds what the tests assert (predictions, cloud state after a sync); the lab ignores it.
+SECTIONS = ("description", "rule", "tenant", "cloud", "ad", "expect")
 
 
 class ScenarioError(LabError, ValueError):

@@ -114,7 +114,7 @@ ansible-lint: venv
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint
 
-bench: lab-up
+bench: venv
 	$(BIN)/python -m tests.bench
 
 clean: lab-down

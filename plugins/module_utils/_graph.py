@@ -1,0 +1,378 @@
+# Copyright: contributors to the hybrid.identity collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Microsoft Graph over msal and requests: token, retries and throttling, paging, $batch.
+
+Internal to the collection; no stable API. I/O only: queries are built in ``_graph_query``,
+retry decisions made in ``_graph_retry``, errors typed in ``_graph_errors``.
+
+One ``requests`` session carries every call, msal's token requests included, so TLS
+settings apply everywhere. msal keeps the token and hands out a new one near expiry.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError
+from ansible_collections.hybrid.identity.plugins.module_utils._graph_auth import credential_for
+from ansible_collections.hybrid.identity.plugins.module_utils._graph_errors import (
+    GraphError,
+    GraphUnreachable,
+    Throttled,
+    graph_error,
+    header,
+    token_error,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils._graph_query import MAX_BATCH, chunked, query_string
+from ansible_collections.hybrid.identity.plugins.module_utils._graph_retry import (
+    RETRY_STATUSES,
+    RetryPolicy,
+    next_wait,
+    retry_after_seconds,
+)
+
+try:
+    import msal
+    import requests
+
+    GRAPH_IMPORT_ERROR = None
+except ImportError as import_error:  # reported by the module with missing_required_lib
+    msal = requests = None
+    GRAPH_IMPORT_ERROR = import_error
+
+PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com"
+PUBLIC_GRAPH_ENDPOINT = "https://graph.microsoft.com"
+API_VERSION = "v1.0"
+TIMEOUT = (10, 60)  # seconds to connect, seconds between bytes of the answer
+USER_AGENT = "hybrid.identity (Ansible collection)"
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    """The Graph connection options (doc fragment ``hybrid.identity.graph_auth``), checked."""
+
+    tenant_id: str
+    client_id: str
+    client_secret: str | None = field(default=None, repr=False)
+    client_certificate: str | None = None
+    authority_host: str = PUBLIC_AUTHORITY_HOST
+    graph_endpoint: str = PUBLIC_GRAPH_ENDPOINT
+    ca_cert: str | None = None
+    validate_certs: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("tenant_id", "client_id"):
+            if not getattr(self, name):
+                raise ConfigurationError(f"{name} is not set", hint=f"set {name} or AZURE_{name.upper()}")
+        object.__setattr__(self, "authority_host", _service_root("authority_host", self.authority_host))
+        object.__setattr__(self, "graph_endpoint", _service_root("graph_endpoint", self.graph_endpoint))
+
+    @classmethod
+    def from_params(cls, params: Mapping) -> GraphSettings:
+        return cls(
+            tenant_id=params["tenant_id"],
+            client_id=params["client_id"],
+            client_secret=params.get("client_secret"),
+            client_certificate=params.get("client_certificate"),
+            authority_host=params.get("authority_host") or PUBLIC_AUTHORITY_HOST,
+            graph_endpoint=params.get("graph_endpoint") or PUBLIC_GRAPH_ENDPOINT,
+            ca_cert=params.get("graph_ca_cert"),
+            validate_certs=params.get("graph_validate_certs", True),
+        )
+
+    @property
+    def verify(self) -> bool | str:
+        """What requests checks the server against: the CA file, the default trust store, or nothing."""
+        if not self.validate_certs:
+            return False
+        return self.ca_cert or True
+
+    @property
+    def authority(self) -> str:
+        return f"{self.authority_host}/{self.tenant_id}"
+
+    @property
+    def scope(self) -> str:
+        # National clouds name their own Graph host in the scope (Graph "national cloud deployments").
+        return f"{self.graph_endpoint}/.default"
+
+
+def _service_root(option: str, url: str) -> str:
+    parts = urlsplit(url or "")
+    # rule book §8: msal needs an https authority; a bearer token never goes over plain http either.
+    if parts.scheme != "https" or not parts.netloc or parts.path.strip("/") or parts.query:
+        raise ConfigurationError(f"{option} must be an https service root such as https://host, not {url!r}",
+                                 hint=f"give only scheme and host in {option} (no tenant, no /v1.0)")
+    return f"https://{parts.netloc}"
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """One request inside a $batch; ``url`` is relative to the API version (``/users?$filter=...``)."""
+
+    url: str
+    method: str = "GET"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def as_json(self, request_id: str) -> dict:
+        entry = {"id": request_id, "method": self.method, "url": self.url}
+        if self.headers:
+            entry["headers"] = dict(self.headers)
+        return entry
+
+
+@dataclass(frozen=True)
+class BatchResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: object
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+if requests is not None:
+
+    class GraphHttpSession(requests.Session):
+        """A requests session with a timeout on every call and its own ``verify`` on every call.
+
+        Passing ``verify`` each time keeps a ``REQUESTS_CA_BUNDLE`` in the environment from
+        overriding ``graph_ca_cert`` (requests prefers it to the session's setting).
+        """
+
+        def __init__(self, verify: bool | str) -> None:
+            super().__init__()
+            self.verify = verify
+            self.headers["User-Agent"] = USER_AGENT
+
+        def request(self, method, url, **kwargs):
+            kwargs.setdefault("timeout", TIMEOUT)
+            kwargs.setdefault("verify", self.verify)
+            return super().request(method, url, **kwargs)
+
+
+class GraphClient:
+    """Microsoft Graph v1.0 for one app in one tenant. Use as a context manager, or call ``close()``."""
+
+    def __init__(self, settings: GraphSettings, retry: RetryPolicy | None = None) -> None:
+        self.settings = settings
+        self.retry = retry or RetryPolicy()
+        self._credential = credential_for(settings)
+        self._session = GraphHttpSession(settings.verify)
+        self._msal_app = None
+        self._random = random.Random()  # noqa: S311 - backoff jitter, not a secret
+
+    def __enter__(self) -> GraphClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    # --- token --------------------------------------------------------------------------
+
+    def token(self) -> str:
+        """An access token for Graph; msal serves it from its cache until it is close to expiry."""
+        result = self._network("the identity platform", self._acquire_token)
+        if "access_token" not in result:
+            raise token_error(result, self.settings.client_id, self._credential.uses_certificate,
+                              self.settings.client_secret)
+        return result["access_token"]
+
+    def _acquire_token(self) -> dict:
+        return self._app().acquire_token_for_client(scopes=[self.settings.scope])
+
+    def _app(self):
+        if self._msal_app is None:
+            settings = self.settings
+            try:
+                self._msal_app = msal.ConfidentialClientApplication(
+                    settings.client_id,
+                    client_credential=self._credential.msal_credential(settings),
+                    authority=settings.authority,
+                    # rule book §8: only the public cloud may be looked up; elsewhere msal must not call out.
+                    instance_discovery=None if settings.authority_host == PUBLIC_AUTHORITY_HOST else False,
+                    http_client=self._session,
+                )
+            except ValueError as err:
+                # msal says "Unable to get authority configuration" when tenant discovery fails.
+                if "authority" in str(err).lower():
+                    raise ConfigurationError(
+                        f"tenant {settings.tenant_id} is unknown at {settings.authority_host}",
+                        hint="check tenant_id (a GUID or a verified domain) and that authority_host is its cloud",
+                    ) from None
+                raise ConfigurationError(f"msal refused the credential of application {settings.client_id}: {err}",
+                                         hint="check that client_certificate holds an RSA private key") from None
+        return self._msal_app
+
+    # --- requests -----------------------------------------------------------------------
+
+    def url(self, path: str, params: Mapping[str, str] | None = None) -> str:
+        query = f"?{query_string(params)}" if params else ""
+        return f"{self.settings.graph_endpoint}/{API_VERSION}{path}{query}"
+
+    def get(self, path: str, params: Mapping[str, str] | None = None,
+            headers: Mapping[str, str] | None = None) -> dict:
+        """One GET, retried as needed; the JSON body, or a typed error."""
+        return self._json("GET", path, self._send("GET", self.url(path, params), headers))
+
+    def pages(self, path: str, params: Mapping[str, str] | None = None,
+              headers: Mapping[str, str] | None = None) -> Iterator[list]:
+        """The ``value`` of every page of a collection, following ``@odata.nextLink`` to the end."""
+        yield from self.following(self.get(path, params, headers), path, headers)
+
+    def following(self, page: Mapping, path: str, headers: Mapping[str, str] | None = None) -> Iterator[list]:
+        """The ``value`` of ``page`` and of every page after it.
+
+        rule book §8: the next link is used whole, and headers such as ``ConsistencyLevel``
+        go with every page.
+        """
+        seen: set[str] = set()
+        while True:
+            yield page.get("value") or []
+            link = page.get("@odata.nextLink")
+            if not link:
+                return
+            self._check_next_link(link, seen)
+            page = self._json("GET", path, self._send("GET", link, headers))
+
+    def _check_next_link(self, link: str, seen: set[str]) -> None:
+        # The token goes with the next request: only to our own Graph endpoint, and never in a circle.
+        if not link.startswith(f"{self.settings.graph_endpoint}/"):
+            raise GraphError(f"Graph sent a next page link outside {self.settings.graph_endpoint}: {link[:200]}",
+                             hint="check graph_endpoint")
+        if link in seen:
+            raise GraphError("Graph sent the same next page link twice", hint="report it with the request-id")
+        seen.add(link)
+
+    def batch(self, batch_requests: Sequence[BatchRequest]) -> list[BatchResponse]:
+        """The answers to many requests, in request order, sent through $batch at most 20 at a time.
+
+        rule book §8: inner requests are throttled on their own, so only the inner requests that
+        came back 429/503/504 are sent again, after their ``Retry-After``.
+        """
+        answers: list[BatchResponse] = []
+        for chunk in chunked(batch_requests, MAX_BATCH):
+            answers += self._batch_chunk(chunk)
+        return answers
+
+    def _batch_chunk(self, chunk: list[BatchRequest]) -> list[BatchResponse]:
+        answers: dict[int, BatchResponse] = {}
+        pending = list(range(len(chunk)))
+        replay_safe = all(request.method == "GET" for request in chunk)
+        started = time.monotonic()
+        for attempt in range(1, self.retry.max_attempts + 1):
+            body = {"requests": [chunk[index].as_json(str(index)) for index in pending]}
+            reply = self._json("POST", "/$batch", self._send("POST", self.url("/$batch"), json_body=body,
+                                                             replay_safe=replay_safe))
+            for item in reply.get("responses") or []:
+                index = int(item["id"])
+                answers[index] = BatchResponse(int(item["status"]), item.get("headers") or {}, item.get("body"))
+            pending = [index for index in pending if index not in answers or answers[index].status in RETRY_STATUSES]
+            if not pending:
+                return [answers[index] for index in range(len(chunk))]
+            waits = [retry_after_seconds(header(answers[index].headers, "Retry-After"))
+                     for index in pending if index in answers]
+            asked = max((wait for wait in waits if wait is not None), default=None)
+            wait = next_wait(self.retry, attempt, time.monotonic() - started, asked, self._random.random())
+            if wait is None:
+                break
+            time.sleep(wait)
+        raise Throttled(f"Microsoft Graph still throttled {len(pending)} of {len(chunk)} requests in a $batch "
+                        f"after {attempt} tries in {time.monotonic() - started:.0f} s",
+                        hint="run again later, or with fewer values at a time", status=429)
+
+    def raise_for(self, response: BatchResponse, request: BatchRequest) -> None:
+        """Raise the typed error for a failed inner $batch response."""
+        if not response.ok:
+            raise graph_error(request.method, request.url, response.status, response.headers, response.body)
+
+    # --- the wire -----------------------------------------------------------------------
+
+    def _send(self, method: str, url: str, headers: Mapping[str, str] | None = None, json_body: dict | None = None,
+              replay_safe: bool | None = None) -> requests.Response:
+        """One request with bounded retries on 429/503/504 and dropped connections."""
+        replay_safe = method == "GET" if replay_safe is None else replay_safe
+        started = time.monotonic()
+        for attempt in range(1, self.retry.max_attempts + 1):
+            call_headers = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json",
+                            "client-request-id": str(uuid.uuid4()), **(headers or {})}
+            last = self._network("Microsoft Graph", self._session.request, method, url, headers=call_headers,
+                                 json=json_body, retry_connection=replay_safe)
+            if isinstance(last, requests.Response) and last.status_code not in RETRY_STATUSES:
+                return last
+            asked = retry_after_seconds(last.headers.get("Retry-After")) if isinstance(last, requests.Response) \
+                else None
+            wait = next_wait(self.retry, attempt, time.monotonic() - started, asked, self._random.random())
+            if wait is None:
+                break
+            time.sleep(wait)
+        raise self._gave_up(method, url, last, attempt, time.monotonic() - started)
+
+    def _network(self, peer: str, call, *args, retry_connection: bool = False, **kwargs):
+        """``call(*args, **kwargs)``; TLS failures raise at once, other connection failures too unless retryable.
+
+        A retryable connection failure is returned (not raised) for ``_send`` to retry.
+        """
+        try:
+            return call(*args, **kwargs)
+        except requests.exceptions.SSLError as err:
+            raise GraphUnreachable(
+                f"TLS verification of {peer} failed: {_reason(err)}",
+                hint="set graph_ca_cert to the CA file that vouches for the server (graph_validate_certs: false "
+                     "only in an isolated lab)") from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError) as err:
+            if retry_connection:
+                return err
+            raise GraphUnreachable(f"no answer from {peer}: {_reason(err)}",
+                                   hint="check the host names, the network path and any proxy "
+                                        "(HTTPS_PROXY) from the controller") from None
+
+    def _gave_up(self, method: str, url: str, last, attempts: int, elapsed: float) -> Exception:
+        path = urlsplit(url).path
+        if not isinstance(last, requests.Response):
+            return GraphUnreachable(f"{method} {path}: the connection kept failing ({_reason(last)}) "
+                                    f"after {attempts} tries in {elapsed:.0f} s",
+                                    hint="check the network path from the controller and run again")
+        asked = last.headers.get("Retry-After")
+        wanted = f"; Graph asked to wait {asked} s more" if asked else ""
+        return Throttled(f"{method} {path}: Microsoft Graph still answered {last.status_code} after {attempts} tries "
+                         f"in {elapsed:.0f} s{wanted}",
+                         hint="the app's throttling budget is shared by everything that uses it: run again later, "
+                              "or when fewer jobs use the app", status=last.status_code,
+                         request_id=last.headers.get("request-id") or "")
+
+    @staticmethod
+    def _json(method: str, path: str, response: requests.Response) -> dict:
+        try:
+            body = response.json() if response.content else {}
+        except ValueError:
+            body = response.text[:300]
+        if response.status_code >= 400:
+            raise graph_error(method, path, response.status_code, response.headers, body)
+        if not isinstance(body, dict):
+            raise GraphError(f"{method} {path}: Microsoft Graph answered {response.status_code} without JSON",
+                             hint="check that graph_endpoint names Microsoft Graph", status=response.status_code)
+        return body
+
+
+def _reason(err: BaseException) -> str:
+    """The innermost cause of a requests error, short (the URL is said elsewhere)."""
+    cause = err
+    for _depth in range(8):
+        inner = getattr(cause, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else None
+        if inner is None:
+            break
+        cause = inner
+    return str(cause)[-300:]

@@ -1,0 +1,413 @@
+"""hybrid.identity.cloud_user_lookup and the Graph client against the lab's Entra emulator.
+
+HTTPS with TLS verified throughout. User-facing behaviour runs the module through Ansible;
+retries, paging and batching are also checked on the client itself, counting requests at
+the emulator (`/_lab/requests`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import trustme
+
+from ansible_collections.hybrid.identity.plugins.module_utils._cloud_users import (
+    ADVANCED_QUERY,
+    LookupRequest,
+    find_cloud_users,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
+    BatchRequest,
+    GraphClient,
+    GraphSettings,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils._graph_errors import CredentialRefused, Throttled
+from ansible_collections.hybrid.identity.plugins.module_utils._graph_retry import RetryPolicy
+from tests.integration._ansible import run_module
+from tests.lab import Lab, LabError
+from tests.lab.entra import EntraEmulator
+
+SYNCED_ANCHOR = "KtN+mrQKRk2qSC19JzM09g=="
+WRONG_SECRET = "Wrong-Secret~9f2c41d7b8e6a0354"
+CONNECTION_KEYS = ("tenant_id", "client_id", "client_secret", "authority_host", "graph_endpoint", "graph_ca_cert")
+TENANT = {"initial_domain": "contoso.onmicrosoft.com", "verified_domains": ["contoso.com"]}
+USERS = [
+    {"userPrincipalName": "user.lastname@contoso.com", "mail": "user.lastname@contoso.com",
+     "proxyAddresses": ["SMTP:user.lastname@contoso.com", "smtp:user@contoso.com"]},
+    {"userPrincipalName": "o'brien@contoso.com", "mail": "O'Brien@contoso.com",
+     "proxyAddresses": ["SMTP:O'Brien@contoso.com"]},
+    {"userPrincipalName": "admin@contoso.onmicrosoft.com", "mail": "it.admin@contoso.com",
+     "proxyAddresses": ["SMTP:it.admin@contoso.com"], "roles": ["Global Administrator", "Exchange Administrator"]},
+    {"userPrincipalName": "synced@contoso.com", "mail": "synced@contoso.com",
+     "proxyAddresses": ["SMTP:synced@contoso.com"], "onPremisesImmutableId": SYNCED_ANCHOR,
+     "onPremisesSyncEnabled": True},
+]
+
+
+def bulk_users(count: int) -> list[dict]:
+    return [{"userPrincipalName": f"bulk{n:05d}@contoso.com", "mail": f"bulk{n:05d}@contoso.com",
+             "proxyAddresses": [f"SMTP:bulk{n:05d}@contoso.com", f"smtp:b{n:05d}@contoso.com"],
+             "onPremisesImmutableId": f"YnVsay0{n:05d}AA=="}
+            for n in range(count)]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class GraphLab:
+    emulator: EntraEmulator
+    settings: dict          # lab_vars: the Graph options plus the lab's extra apps and certificate
+
+    @property
+    def connection(self) -> dict:
+        return {key: self.settings[key] for key in CONNECTION_KEYS}
+
+    def load(self, users: list[dict]) -> None:
+        self.emulator.reset()
+        self.emulator.load({"tenant": TENANT, "cloud": {"users": users}})
+
+    def ids(self) -> dict[str, str]:
+        return {user["userPrincipalName"]: user["id"] for user in self.emulator.state()["users"]}
+
+    def client(self, retry: RetryPolicy | None = None, **options) -> GraphClient:
+        return GraphClient(GraphSettings.from_params(self.connection | options), retry)
+
+    def lookup(self, check: bool = False, **args) -> tuple[str, dict, str]:
+        return run_module("cloud_user_lookup", self.connection | args, check=check)
+
+    def requests(self) -> dict:
+        return self.emulator.requests()
+
+
+def _lab_vars_with_graph(request) -> dict | None:
+    """The lab's vars when its `up` brings the emulator (graph_endpoint set), else None.
+
+    HYBRID_LAB_PRIVATE_ENTRA=1 asks for an emulator of this session's own even then, so that
+    this file can run while someone else's tests load other tenants into the shared lab.
+    """
+    if os.environ.get("HYBRID_LAB_PRIVATE_ENTRA") == "1":
+        return None
+    try:
+        lab_vars = request.getfixturevalue("lab_vars")
+    except LabError:
+        return None
+    return lab_vars if lab_vars.get("graph_endpoint") else None
+
+
+@pytest.fixture(scope="session")
+def graph_lab(request, tmp_path_factory) -> Iterator[GraphLab]:
+    """The lab's emulator when `lab_vars` names one, else an emulator of our own (as test_entra_emulator starts it)."""
+    # requests lets REQUESTS_CA_BUNDLE stand in for an unset CA; none of these tests may depend on one.
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("REQUESTS_CA_BUNDLE", raising=False)
+        env.delenv("CURL_CA_BUNDLE", raising=False)
+        lab_vars = _lab_vars_with_graph(request)
+        if lab_vars is not None:
+            emulator = EntraEmulator(Lab.from_env().lab_dir, port=urlsplit(lab_vars["graph_endpoint"]).port,
+                                     ca_cert=lab_vars["graph_ca_cert"])
+            try:
+                yield GraphLab(emulator, lab_vars)
+            finally:
+                emulator.set_faults()
+                emulator.set_throttle()
+            return
+        lab_dir = tmp_path_factory.mktemp("graph-lab")
+        ca = trustme.CA()
+        leaf = ca.issue_cert("127.0.0.1", "localhost")
+        ca_path, cert_path, key_path = lab_dir / "ca.pem", lab_dir / "server.pem", lab_dir / "server-key.pem"
+        ca.cert_pem.write_to_path(str(ca_path))
+        leaf.cert_chain_pems[0].write_to_path(str(cert_path))
+        leaf.private_key_pem.write_to_path(str(key_path))
+        emulator = EntraEmulator(lab_dir, port=free_port(), ca_cert=ca_path)
+        emulator.start(cert_path, key_path)
+        try:
+            yield GraphLab(emulator, emulator.vars())
+        finally:
+            emulator.stop()
+
+
+@pytest.fixture
+def graph(graph_lab: GraphLab) -> GraphLab:
+    """The small tenant loaded, no faults, the default throttle, no counts."""
+    graph_lab.emulator.set_faults()
+    graph_lab.emulator.set_throttle()
+    graph_lab.load(USERS)
+    graph_lab.emulator.clear_requests()
+    return graph_lab
+
+
+# --- lookups through Ansible ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("key", "value", "missing", "upn"), [
+    ("smtp", "user@contoso.com", "nobody@contoso.com", "user.lastname@contoso.com"),   # a secondary address
+    ("smtp", "SMTP:USER.LASTNAME@contoso.com", "nobody@contoso.com", "user.lastname@contoso.com"),
+    ("upn", "SYNCED@contoso.com", "nobody@contoso.com", "synced@contoso.com"),
+    ("immutable_id", SYNCED_ANCHOR, "Tm9ib2R5AAAAAAAAAAAAAA==", "synced@contoso.com"),
+    ("object_id", "by-id", "00000000-0000-4000-8000-000000000000", "o'brien@contoso.com"),
+])
+def test_lookup_by_each_key_returns_the_user(graph: GraphLab, key: str, value: str, missing: str, upn: str):
+    if value == "by-id":
+        value = graph.ids()[upn].upper()
+    status, result, _output = graph.lookup(**{key: [value, missing]})
+
+    assert status == "SUCCESS", result
+    assert result["changed"] is False
+    assert [user["userPrincipalName"] for user in result["users"]] == [upn]
+    assert result["not_found"][key] == [missing]
+    assert "admin_roles" not in result["users"][0]
+
+
+def test_user_carries_every_property_matching_needs(graph: GraphLab):
+    status, result, _output = graph.lookup(check=True, upn="synced@contoso.com")
+
+    assert status == "SUCCESS", result
+    user = result["users"][0]
+    assert user["id"] == graph.ids()["synced@contoso.com"]
+    assert user["primary_smtp"] == "synced@contoso.com"
+    assert user["proxyAddresses"] == ["SMTP:synced@contoso.com"]
+    assert user["onPremisesImmutableId"] == SYNCED_ANCHOR
+    assert user["onPremisesSyncEnabled"] is True
+    assert user["onPremisesLastSyncDateTime"]
+    assert user["onPremisesProvisioningErrors"] == []
+    assert result["not_found"] == {"smtp": [], "upn": [], "immutable_id": [], "object_id": []}
+
+
+def test_rule_8_apostrophes_are_escaped(graph: GraphLab):
+    status, result, _output = graph.lookup(smtp="o'brien@contoso.com", upn=["O'Brien@contoso.com"])
+
+    assert status == "SUCCESS", result
+    assert [user["userPrincipalName"] for user in result["users"]] == ["o'brien@contoso.com"]
+    assert result["users"][0]["primary_smtp"] == "O'Brien@contoso.com"
+    assert result["not_found"]["smtp"] == [] and result["not_found"]["upn"] == []
+
+
+def test_rule_3_immutable_id_is_case_sensitive(graph: GraphLab):
+    status, result, _output = graph.lookup(immutable_id=[SYNCED_ANCHOR.swapcase()])
+
+    assert status == "SUCCESS", result
+    assert result["users"] == []
+    assert result["not_found"]["immutable_id"] == [SYNCED_ANCHOR.swapcase()]
+
+
+def test_include_roles_names_admin_roles(graph: GraphLab):
+    status, result, _output = graph.lookup(smtp=["it.admin@contoso.com", "user@contoso.com"], include_roles=True)
+
+    assert status == "SUCCESS", result
+    roles = {user["userPrincipalName"]: user["admin_roles"] for user in result["users"]}
+    assert roles == {"admin@contoso.onmicrosoft.com": ["Exchange Administrator", "Global Administrator"],
+                     "user.lastname@contoso.com": []}
+    counts = graph.requests()["routes"]
+    assert counts["GET /v1.0/roleManagement/directory/roleAssignments"] == 1
+    assert counts["GET /v1.0/roleManagement/directory/roleDefinitions"] == 1
+
+
+@pytest.mark.parametrize("retry_after", [1, None], ids=["with-Retry-After", "without-Retry-After"])
+def test_all_returns_2500_unique_users_through_429s_and_503s(graph: GraphLab, retry_after: int | None):
+    graph.load(USERS[:1] + bulk_users(2499))
+    # One listing page in three gets a 429, another a 503 then a 429, before it is answered.
+    graph.emulator.set_faults(script=["429", "none", "503", "429"], retry_after=retry_after,
+                              path_prefix="/v1.0/users")
+    graph.emulator.clear_requests()
+
+    status, result, _output = graph.lookup(all=True)
+
+    assert status == "SUCCESS", result
+    ids = [user["id"] for user in result["users"]]
+    assert len(ids) == len(set(ids)) == 2500
+    report = graph.requests()
+    listing = [entry for entry in report["log"] if entry["path"] == "/v1.0/users"]
+    assert [entry["status"] for entry in listing] == [429, 200, 503, 429, 200, 200]
+    assert all("%24top=999" in entry["query"] or "$top=999" in entry["query"] for entry in listing)
+
+
+BULK = 120
+HUNDRED_SMTP = [f"{'b' if n % 2 else 'bulk'}{n:05d}@contoso.com" for n in range(100)]   # half secondaries
+
+
+@pytest.mark.parametrize(("args", "found", "batches", "inner", "listings"), [
+    ({"smtp": HUNDRED_SMTP[:1]}, 1, 1, 1, 0),
+    ({"smtp": HUNDRED_SMTP}, 100, 5, 100, 0),                               # one filter an address, 20 a batch
+    ({"upn": [f"bulk{n:05d}@contoso.com" for n in range(100)]}, 100, 1, 7, 0),  # 15 UPNs an in (...) filter
+    ({"object_id": "ids"}, 100, 1, 7, 0),
+    ({"immutable_id": [f"YnVsay0{n:05d}AA==" for n in range(100)]}, 100, 5, 100, 0),
+    ({"smtp": HUNDRED_SMTP, "upn": [f"bulk{n:05d}@contoso.com" for n in range(100)]}, 100, 6, 107, 0),
+    ({"smtp": HUNDRED_SMTP, "include_roles": True}, 100, 5, 100, 2),       # role definitions, role assignments
+    ({"all": True}, BULK, 0, 0, 1),
+    ({"all": True, "include_roles": True}, BULK, 0, 0, 3),
+], ids=["smtp-1", "smtp-100", "upn-100", "object_id-100", "immutable_id-100", "smtp-100+upn-100",
+        "smtp-100+roles", "all", "all+roles"])
+def test_requests_per_lookup_shape(graph: GraphLab, args: dict, found: int, batches: int, inner: int,
+                                   listings: int):
+    graph.load(bulk_users(BULK))
+    if args.get("object_id") == "ids":
+        args = {"object_id": [user_id for upn, user_id in graph.ids().items() if upn < "bulk00100@"]}
+    graph.emulator.clear_requests()
+
+    status, result, _output = graph.lookup(**args)
+
+    assert status == "SUCCESS", result
+    assert len(result["users"]) == found
+    report = graph.requests()
+    graph_routes = {route: count for route, count in report["routes"].items() if "/v1.0/" in route}
+    assert graph_routes.pop("POST /v1.0/$batch", 0) == batches
+    assert sum(graph_routes.values()) == listings
+    assert sum(report["inner_routes"].values()) == inner
+    assert report["total"] == batches + listings + 2                  # + OIDC discovery and the token
+
+
+# --- failures that teach, through Ansible ---------------------------------------------------
+
+
+def test_low_permission_app_fails_naming_user_read_all(graph: GraphLab):
+    status, result, _output = graph.lookup(client_id=graph.settings["lab_low_client_id"],
+                                           client_secret=graph.settings["lab_low_client_secret"],
+                                           upn=["synced@contoso.com"])
+
+    assert status == "FAILED", result
+    assert "User.Read.All" in result["msg"]
+    assert "admin consent" in result["hint"]
+
+
+def test_wrong_secret_is_refused_and_never_shown(graph: GraphLab):
+    status, result, output = graph.lookup(client_secret=WRONG_SECRET, upn=["synced@contoso.com"])
+
+    assert status == "FAILED", result
+    assert "refused the client secret" in result["msg"]
+    assert "AADSTS7000215" in result["msg"]
+    assert result["hint"]
+    assert WRONG_SECRET not in output
+    with pytest.raises(CredentialRefused) as refused, graph.client(client_secret=WRONG_SECRET) as client:
+        client.token()
+    assert WRONG_SECRET not in str(refused.value) and WRONG_SECRET not in refused.value.hint
+
+
+def test_certificate_auth(graph: GraphLab):
+    connection = {"client_secret": None, "client_certificate": graph.settings["lab_client_certificate"]}
+    status, result, _output = graph.lookup(upn=["synced@contoso.com"], **connection)
+
+    assert status == "SUCCESS", result
+    assert [user["userPrincipalName"] for user in result["users"]] == ["synced@contoso.com"]
+
+
+def test_unregistered_certificate_is_refused(graph: GraphLab, tmp_path: Path):
+    stranger = tmp_path / "stranger.pem"
+    trustme.CA().issue_cert("stranger.example", key_type=trustme.KeyType.RSA) \
+        .private_key_and_cert_chain_pem.write_to_path(str(stranger))
+
+    status, result, _output = graph.lookup(client_secret=None, client_certificate=str(stranger), upn=["x@contoso.com"])
+
+    assert status == "FAILED", result
+    assert "refused the client certificate" in result["msg"] and "AADSTS700027" in result["msg"]
+    assert "upload the certificate" in result["hint"]
+
+
+def test_certificate_without_an_rsa_key_is_refused_before_any_request(graph: GraphLab, tmp_path: Path):
+    elliptic = tmp_path / "elliptic.pem"
+    trustme.CA().issue_cert("app.example", key_type=trustme.KeyType.ECDSA) \
+        .private_key_and_cert_chain_pem.write_to_path(str(elliptic))
+
+    status, result, _output = graph.lookup(client_secret=None, client_certificate=str(elliptic), upn=["x@contoso.com"])
+
+    assert status == "FAILED", result
+    assert "not an RSA key" in result["msg"]
+    assert graph.requests()["total"] == 0
+
+
+def test_tls_is_verified_by_default(graph: GraphLab, tmp_path: Path):
+    status, result, _output = graph.lookup(graph_ca_cert=None, upn=["synced@contoso.com"])
+
+    assert status == "FAILED", result
+    assert "TLS verification" in result["msg"] and "certificate verify failed" in result["msg"]
+    assert "graph_ca_cert" in result["hint"]
+
+    other_ca = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other_ca))
+    status, result, _output = graph.lookup(graph_ca_cert=str(other_ca), upn=["synced@contoso.com"])
+    assert status == "FAILED", result
+    assert "TLS verification" in result["msg"]
+
+
+def test_nothing_to_look_up_fails_with_a_hint(graph: GraphLab):
+    status, result, _output = graph.lookup()
+
+    assert status == "FAILED", result
+    assert "nothing to look up" in result["msg"] and "all: true" in result["hint"]
+
+
+# --- the client: retries, paging, $batch, token -------------------------------------------
+
+
+def test_connection_resets_are_retried(graph: GraphLab):
+    graph.emulator.set_faults(script=["reset", "reset"], path_prefix="/v1.0/users")
+    with graph.client() as client:
+        body = client.get("/users", {"$select": "id"})
+    assert len(body["value"]) == len(USERS)
+    assert graph.requests()["statuses"]["reset"] == 2
+
+
+def test_retry_after_is_honoured(graph: GraphLab):
+    graph.emulator.set_faults(script=["429"], retry_after=2, path_prefix="/v1.0/users")
+    with graph.client() as client:
+        client.token()
+        started = time.monotonic()
+        client.get("/users", {"$select": "id"})
+    assert time.monotonic() - started >= 2
+
+
+def test_gives_up_throttled_after_the_bounded_attempts(graph: GraphLab):
+    graph.emulator.set_faults(rate_429=1.0, retry_after=0, path_prefix="/v1.0/users")
+    with pytest.raises(Throttled, match="429 after 3 tries"), graph.client(RetryPolicy(max_attempts=3)) as client:
+        client.get("/users", {"$select": "id"})
+    assert graph.requests()["routes"]["GET /v1.0/users"] == 3
+
+
+def test_budget_throttling_is_waited_out(graph: GraphLab):
+    graph.emulator.set_throttle(budget=3, window_seconds=2)     # Retry-After from the resource-unit bucket
+    with graph.client() as client:
+        pages = [client.get("/users", {"$select": "id"}) for _request in range(6)]
+    assert all(len(page["value"]) == len(USERS) for page in pages)
+    assert graph.requests()["statuses"].get("429", 0) >= 1
+
+
+def test_batch_resends_only_the_throttled_inner_requests_in_order(graph: GraphLab):
+    # The outer POST draws "none", then the three inner requests draw 429, none, 503.
+    graph.emulator.set_faults(script=["none", "429", "none", "503"], retry_after=1)
+    upns = ["user.lastname@contoso.com", "synced@contoso.com", "o'brien@contoso.com"]
+    batch = [BatchRequest(f"/users/{upn}?$select=userPrincipalName") for upn in upns]
+    with graph.client() as client:
+        answers = client.batch(batch)
+    assert [answer.body["userPrincipalName"] for answer in answers] == upns
+    report = graph.requests()
+    assert report["routes"]["POST /v1.0/$batch"] == 2
+    assert [entry["status"] for entry in report["log"] if entry["inner"]] == [429, 200, 503, 200, 200]
+
+
+def test_advanced_query_headers_go_with_every_page(graph: GraphLab):
+    graph.load(bulk_users(2500))
+    graph.emulator.clear_requests()
+    with graph.client() as client:
+        pages = list(client.pages("/users", {"$filter": "startsWith(onPremisesImmutableId, 'YnVsay0')",
+                                             "$count": "true", "$top": "999", "$select": "id"}, ADVANCED_QUERY))
+    assert [len(page) for page in pages] == [999, 999, 502]
+    assert graph.requests()["statuses"] == {"200": 3 + 2}   # three pages, OIDC discovery and the token
+
+
+def test_token_is_reused_across_calls(graph: GraphLab):
+    with graph.client() as client:
+        first = find_cloud_users(client, LookupRequest(upn=("synced@contoso.com",)))
+        second = find_cloud_users(client, LookupRequest(everyone=True, include_roles=True))
+    assert len(first.users) == 1 and len(second.users) == len(USERS)
+    routes = graph.requests()["routes"]
+    assert sum(count for route, count in routes.items() if route.endswith("/oauth2/v2.0/token")) == 1

@@ -70,3 +70,29 @@ def run_playbook(plays: list, extra_vars_files: tuple = (), check: bool = False)
             command.append("--check")
         command.append(str(playbook))
         return subprocess.run(command, capture_output=True, text=True, env=ansible_env(), timeout=600, check=False)
+
+
+def task_result(
+    task: dict, extra_vars_files: tuple = (), check: bool = False
+) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run one task in a real play on localhost; returns the process and the task's registered result."""
+    with tempfile.TemporaryDirectory() as scratch:
+        result_file = Path(scratch) / "result.json"
+        play = {
+            "name": "Run one task and keep its result",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+            "tasks": [
+                task | {"register": "task_result", "ignore_errors": True},
+                {
+                    "name": "Keep the result",
+                    "ansible.builtin.copy": {"content": "{{ task_result | to_json }}", "dest": str(result_file)},
+                    "check_mode": False,
+                },
+            ],
+        }
+        completed = run_playbook([play], extra_vars_files=extra_vars_files, check=check)
+        if not result_file.exists():
+            raise AssertionError(f"the play kept no result:\n{completed.stdout}\n{completed.stderr}")
+        return completed, json.loads(result_file.read_text())

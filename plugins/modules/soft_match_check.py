@@ -1,0 +1,344 @@
+#!/usr/bin/python
+# Copyright: contributors to the hybrid.identity collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: soft_match_check
+short_description: Predict what the next directory synchronization will do to every on-premises user
+version_added: 0.1.0
+description:
+  - For every Active Directory user in scope, says whether the next sync (Microsoft Entra Connect or
+    Cloud Sync) will join it to an existing cloud user by hard match, SMTP soft match or UPN soft
+    match, create a new cloud user, create a quarantined duplicate, or refuse, and why.
+  - For every join, predicts what the cloud user will look like afterwards and reports what the user
+    would notice. The primary SMTP address may change (the DirSync surprise). Cloud aliases may be
+    dropped. The UPN may change, or become the C(onmicrosoft.com) address.
+  - Reads in bulk. On-prem users come from one paged LDAP search. Cloud users come from one paged
+    Microsoft Graph listing. They are joined in memory; there is never one Graph call per user.
+  - Follows the collection's rule book (C(docs/soft-match-rules.md)); outcome and finding codes are
+    listed under RV(results).
+  - Read-only. Reports are files on the controller, written in check mode too.
+author:
+  - hybrid.identity maintainers (@hybrid-identity)
+extends_documentation_fragment:
+  - hybrid.identity.ad_connection
+  - hybrid.identity.graph_auth
+  - hybrid.identity.attributes.READ_ONLY
+options:
+  ad_server:
+    description:
+      - The domain controller to read the scope from. Not needed when O(onprem_users) is given.
+    required: false
+  tenant_id:
+    description:
+      - The tenant to read. Not needed when O(cloud_users) is given.
+    required: false
+  client_id:
+    description:
+      - The application to read the tenant as. Not needed when O(cloud_users) is given.
+    required: false
+  search_base:
+    description:
+      - The OU (or container) whose users are in scope, searched with its whole subtree.
+      - Defaults to the domain (O(ad_base_dn)).
+    type: str
+  ldap_filter:
+    description:
+      - An LDAP filter that narrows the scope further, for example V((memberOf=CN=Sync,OU=Groups,DC=contoso,DC=com)).
+      - It is combined with the filter for user objects.
+    type: str
+  onprem_users:
+    description:
+      - The on-prem users as data instead of reading AD, each a dict with C(distinguishedName),
+        C(sAMAccountName), C(userPrincipalName), C(mail), C(proxyAddresses), C(objectGUID) and optionally
+        C(mS-DS-ConsistencyGuid), C(mailNickname), C(isCriticalSystemObject).
+    type: list
+    elements: dict
+  cloud_users:
+    description:
+      - The cloud users as data instead of reading Graph, as Graph returns them (C(id), C(userPrincipalName),
+        C(mail), C(proxyAddresses), C(onPremisesImmutableId), C(onPremisesSyncEnabled)), optionally with
+        C(admin_roles), a list of directory role names.
+    type: list
+    elements: dict
+  cloud_objects:
+    description:
+      - Mail-enabled groups and contacts as data (C(id), C(displayName), C(mail), C(proxyAddresses), C(kind)
+        V(group) or V(contact)). Used with O(cloud_users); otherwise they are read from Graph.
+    type: list
+    elements: dict
+  features:
+    description:
+      - Tenant synchronization switches (C(blockSoftMatchEnabled), C(softMatchOnUpnEnabled),
+        C(blockCloudObjectTakeoverThroughHardMatchEnabled) ...). Values given here win over what is read.
+      - Switches neither given nor read take Microsoft's defaults.
+    type: dict
+  verified_domains:
+    description:
+      - The tenant's verified domains. Read from Graph (C(Domain.Read.All)) unless given.
+    type: list
+    elements: str
+  initial_domain:
+    description:
+      - The tenant's initial C(onmicrosoft.com) domain. Read from Graph unless given.
+    type: str
+  admin_role_holders:
+    description:
+      - Cloud users (ids or UPNs) to treat as holding a directory admin role, for when the application can't
+        read role assignments (C(RoleManagement.Read.Directory)).
+    type: list
+    elements: str
+  source_anchor:
+    description:
+      - Which on-prem attribute the sync uses as the source anchor.
+      - V(mS-DS-ConsistencyGuid) uses it when set and falls back to objectGUID, as Entra Connect does by default.
+    type: str
+    choices: [mS-DS-ConsistencyGuid, objectGUID]
+    default: mS-DS-ConsistencyGuid
+  report_dir:
+    description:
+      - A directory on the controller to write reports into, created when missing.
+    type: path
+  report_formats:
+    description:
+      - The reports to write into O(report_dir). V(html) is a single page with a chart and a table that
+        can be filtered by outcome and finding; it needs no network to open.
+    type: list
+    elements: str
+    choices: [json, csv, html]
+    default: [json, csv, html]
+notes:
+  - Application permissions used when reading Graph are C(User.Read.All) (needed), and C(Domain.Read.All),
+    C(OnPremDirectorySynchronization.Read.All), C(RoleManagement.Read.Directory), C(Group.Read.All),
+    C(OrgContact.Read.All). When one of the latter is missing, a warning says which, and how to give the value
+    instead, and the check goes on with Microsoft's defaults.
+seealso:
+  - name: "Microsoft Entra Connect: When you have an existing tenant"
+    description: Microsoft's description of hard and soft matching.
+    link: https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-install-existing-tenant
+"""
+
+EXAMPLES = r"""
+- name: Predict the first sync of the Staff OU and write the reports
+  hybrid.identity.soft_match_check:
+    ad_server: ldaps://dc01.contoso.com
+    ad_username: svc-hybrid@contoso.com
+    ad_password: "{{ vault_ad_password }}"
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 00000000-0000-0000-0000-000000000000
+    client_secret: "{{ vault_graph_secret }}"
+    search_base: OU=Staff,DC=contoso,DC=com
+    report_dir: /srv/reports/onboarding
+  register: prediction
+
+- name: Stop when any user would be blocked or duplicated
+  ansible.builtin.assert:
+    that:
+      - prediction.summary.outcomes.blocked | default(0) == 0
+      - prediction.summary.outcomes.conflict | default(0) == 0
+"""
+
+RETURN = r"""
+results:
+  description:
+    - One entry per on-prem user in scope.
+    - C(outcome) is one of V(already_synced), V(hard_match), V(soft_match_smtp), V(soft_match_upn), V(new_user),
+      V(conflict), V(blocked), V(invalid), V(excluded).
+    - C(findings) codes include V(admin_role), V(soft_match_blocked), V(hard_match_takeover_blocked),
+      V(immutable_id_mismatch), V(object_type_mismatch), V(duplicate_upn), V(duplicate_proxy_address),
+      V(duplicate_in_directory), V(multiple_primary_smtp), V(invalid_upn) (errors), V(primary_smtp_will_change),
+      V(upn_will_change), V(cloud_addresses_will_be_dropped), V(upn_suffix_unverified), V(no_mailbox),
+      V(invalid_proxy_address) (warnings).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    onprem:
+      description: >-
+        The on-prem user (distinguished_name, sam_account_name, user_principal_name, primary_smtp,
+        source_anchor).
+      type: dict
+    cloud:
+      description: The cloud candidate (id, user_principal_name, primary_smtp, on_premises_immutable_id,
+        on_premises_sync_enabled), or null when there is none.
+      type: dict
+    outcome:
+      description: What the next sync will do.
+      type: str
+      sample: soft_match_smtp
+    findings:
+      description: Why, and what the user would notice; each with code, severity, message, attribute, value.
+      type: list
+      elements: dict
+    predicted:
+      description: The cloud user's primary SMTP, UPN and SMTP proxy addresses after the sync.
+      type: dict
+summary:
+  description: Counts per outcome and per finding code.
+  returned: always
+  type: dict
+  sample: {"outcomes": {"soft_match_smtp": 812, "new_user": 3}, "findings": {"primary_smtp_will_change": 41}}
+reports:
+  description: The report files written, by format.
+  returned: when O(report_dir) is set
+  type: dict
+  sample: {"html": "/srv/reports/onboarding/soft-match.html"}
+counts:
+  description: How many objects were read from each side.
+  returned: always
+  type: dict
+  sample: {"onprem_users": 815, "cloud_users": 790, "cloud_objects": 12}
+"""
+
+import datetime
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.hybrid.identity.plugins.module_utils._ad import LDAP3_IMPORT_ERROR, AdSession, AdSettings
+from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import AD_CONNECTION_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
+    GRAPH_IMPORT_ERROR,
+    GraphClient,
+    GraphSettings,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils._matching import CloudIndex, predict, summarize
+from ansible_collections.hybrid.identity.plugins.module_utils._report import write_reports
+from ansible_collections.hybrid.identity.plugins.module_utils._soft_match_inputs import (
+    CloudReader,
+    merge_tenant,
+    read_cloud_users,
+    read_onprem_users,
+    with_admin_roles,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils._version import COLLECTION_VERSION
+
+ARGUMENT_SPEC = {
+    "search_base": {"type": "str"},
+    "ldap_filter": {"type": "str"},
+    "onprem_users": {"type": "list", "elements": "dict"},
+    "cloud_users": {"type": "list", "elements": "dict"},
+    "cloud_objects": {"type": "list", "elements": "dict"},
+    "features": {"type": "dict"},
+    "verified_domains": {"type": "list", "elements": "str"},
+    "initial_domain": {"type": "str"},
+    "admin_role_holders": {"type": "list", "elements": "str"},
+    "source_anchor": {
+        "type": "str",
+        "default": "mS-DS-ConsistencyGuid",
+        "choices": ["mS-DS-ConsistencyGuid", "objectGUID"],
+    },
+    "report_dir": {"type": "path"},
+    "report_formats": {
+        "type": "list",
+        "elements": "str",
+        "choices": ["json", "csv", "html"],
+        "default": ["json", "csv", "html"],
+    },
+}
+
+
+def optional(spec):
+    """A connection spec whose required options become optional: data may stand in for the connection."""
+    return {name: dict(option, required=False) for name, option in spec.items()}
+
+
+def onprem_side(params):
+    if params["onprem_users"] is not None:
+        return params["onprem_users"], "given as data"
+    if not params["ad_server"]:
+        raise HybridIdentityError("no on-prem users to check", hint="give ad_server (and credentials) or onprem_users")
+    with AdSession(AdSettings.from_params(params)) as ad:
+        scope = params["search_base"] or ad.base_dn
+        return read_onprem_users(ad, scope, params["ldap_filter"]), scope + (
+            f" {params['ldap_filter']}" if params["ldap_filter"] else ""
+        )
+
+
+def cloud_side(params, warnings):
+    """Cloud users, mail objects and the tenant; Graph is read only for what was not given."""
+    given_users = params["cloud_users"]
+    needs_graph = given_users is None or not (params["verified_domains"] and params["initial_domain"])
+    if not needs_graph:
+        tenant = merge_tenant(params, None, None)
+        users = with_admin_roles(given_users, None, params["admin_role_holders"])
+        return users, params["cloud_objects"] or [], tenant
+    if not (params["tenant_id"] and params["client_id"]):
+        raise HybridIdentityError(
+            "no cloud side to check against",
+            hint="give tenant_id and client_id (and a secret or certificate), "
+            "or cloud_users with verified_domains and initial_domain",
+        )
+    with GraphClient(GraphSettings.from_params(params)) as client:
+        reader = CloudReader(client)
+        if given_users is None:
+            users = read_cloud_users(client)
+            objects = reader.mail_objects() if params["cloud_objects"] is None else params["cloud_objects"]
+            roles = reader.admin_roles()
+        else:
+            users, objects, roles = given_users, params["cloud_objects"] or [], None
+        domains = None if params["verified_domains"] and params["initial_domain"] else reader.domains()
+        features = reader.features()
+    warnings.extend(reader.warnings)
+    return (
+        with_admin_roles(users, roles, params["admin_role_holders"]),
+        objects,
+        merge_tenant(params, domains, features),
+    )
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=optional(AD_CONNECTION_SPEC) | optional(GRAPH_AUTH_SPEC) | ARGUMENT_SPEC,
+        mutually_exclusive=[("onprem_users", "search_base"), ("onprem_users", "ldap_filter")],
+        supports_check_mode=True,
+    )
+    for missing, library in ((LDAP3_IMPORT_ERROR, "ldap3"), (GRAPH_IMPORT_ERROR, "msal and requests")):
+        if missing is not None:
+            module.fail_json(msg=missing_required_lib(library), exception=str(missing))
+
+    warnings = []
+    try:
+        onprem_users, scope = onprem_side(module.params)
+        cloud_users, cloud_objects, tenant = cloud_side(module.params, warnings)
+        results = predict(
+            onprem_users, CloudIndex.build(cloud_users, cloud_objects), tenant, module.params["source_anchor"]
+        )
+    except HybridIdentityError as err:
+        module.fail_json(msg=str(err), hint=err.hint)
+
+    rows = [result.as_dict() for result in results]
+    summary = summarize(results)
+    outcome = {
+        "changed": False,
+        "results": rows,
+        "summary": summary,
+        "counts": {
+            "onprem_users": len(onprem_users),
+            "cloud_users": len(cloud_users),
+            "cloud_objects": len(cloud_objects),
+        },
+    }
+    if module.params["report_dir"]:
+        meta = {
+            "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "tenant": tenant.get("initial_domain"),
+            "scope": scope,
+            "collection_version": COLLECTION_VERSION,
+        }
+        try:
+            outcome["reports"] = write_reports(
+                rows, summary, module.params["report_dir"], module.params["report_formats"], meta
+            )
+        except (OSError, ValueError) as err:
+            module.fail_json(msg=f"could not write the reports into {module.params['report_dir']}: {err}", **outcome)
+    for warning in warnings:
+        module.warn(warning)
+    module.exit_json(**outcome)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""hybrid.identity.soft_match_check through ansible-playbook against Samba and the Entra emulator.
+
+Every scenario in tests/lab/scenarios names its rule book section and the outcome and findings
+the rule book gives for each user; the module must predict exactly those.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration._ansible import task_result
+
+SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "lab" / "scenarios").glob("*.yml"))
+RULE_SCENARIOS = [path for path in SCENARIOS if "predict" in (yaml.safe_load(path.read_text()).get("expect") or {})]
+AD_OPTIONS = ("ad_server", "ad_username", "ad_password", "ad_ca_cert")
+GRAPH_OPTIONS = ("tenant_id", "client_id", "client_secret", "authority_host", "graph_endpoint", "graph_ca_cert")
+
+
+def connection(*names) -> dict:
+    return {name: f"{{{{ {name} }}}}" for name in names}
+
+
+def check_task(**options) -> dict:
+    return {
+        "name": "Predict the next sync",
+        "hybrid.identity.soft_match_check": connection(*AD_OPTIONS, *GRAPH_OPTIONS) | options,
+    }
+
+
+def significant(findings) -> list[str]:
+    return sorted(finding["code"] for finding in findings if finding["severity"] != "info")
+
+
+def test_every_rule_of_the_rule_book_has_a_scenario():
+    assert len(RULE_SCENARIOS) >= 20
+
+
+@pytest.mark.parametrize("scenario", RULE_SCENARIOS, ids=[path.stem for path in RULE_SCENARIOS])
+def test_scenario_prediction_matches_the_rule_book(lab, lab_vars, scenario):
+    expected = yaml.safe_load(scenario.read_text())["expect"]
+    lab.load(scenario)
+    scope = lab_vars["ad_base_dn"] if expected.get("scope") == "domain" else lab_vars["lab_scenario_ou"]
+
+    completed, result = task_result(check_task(search_base=scope), extra_vars_files=(lab.vars_path,))
+
+    assert not result.get("failed"), completed.stdout
+    assert result["changed"] is False
+    got = {
+        row["onprem"]["sam_account_name"]: (row["outcome"], significant(row["findings"])) for row in result["results"]
+    }
+    want = {sam: (item["outcome"], sorted(item["findings"])) for sam, item in expected["predict"].items()}
+    assert got == want
+    for row in result["results"]:
+        for finding in row["findings"]:
+            assert finding["message"] and finding["code"] in finding.get("code", "")
+
+
+def test_reports_are_written_and_check_mode_changes_nothing(lab, lab_vars, tmp_path):
+    lab.load(next(path for path in RULE_SCENARIOS if path.stem == "soft_match_smtp_primary_change"))
+    task = check_task(search_base=lab_vars["lab_scenario_ou"], report_dir=str(tmp_path / "reports"))
+
+    completed, result = task_result(task, extra_vars_files=(lab.vars_path,), check=True)
+
+    assert not result.get("failed"), completed.stdout
+    assert set(result["reports"]) == {"json", "csv", "html"}
+    report = json.loads(Path(result["reports"]["json"]).read_text())
+    assert report["summary"]["outcomes"] == {"soft_match_smtp": 1}
+    assert "primary_smtp_will_change" in Path(result["reports"]["html"]).read_text()
+
+
+def test_data_instead_of_connections(lab_vars):
+    """No AD and no Graph: users, cloud users and tenant given as data (architecture: onprem_users, cloud_users)."""
+    task = {
+        "name": "Predict from data",
+        "hybrid.identity.soft_match_check": {
+            "onprem_users": [
+                {
+                    "distinguishedName": "CN=user,OU=Staff,DC=contoso,DC=com",
+                    "sAMAccountName": "user",
+                    "userPrincipalName": "user.lastname@contoso.com",
+                    "mail": "user@contoso.com",
+                    "proxyAddresses": ["SMTP:user@contoso.com"],
+                    "objectGUID": "9a7ed32a-0ab4-4d46-aa48-2d7d273334f6",
+                }
+            ],
+            "cloud_users": [
+                {
+                    "id": "11111111-1111-1111-1111-111111111111",
+                    "userPrincipalName": "user.lastname@contoso.com",
+                    "mail": "user.lastname@contoso.com",
+                    "proxyAddresses": ["SMTP:user.lastname@contoso.com", "smtp:user@contoso.com"],
+                }
+            ],
+            "verified_domains": ["contoso.com"],
+            "initial_domain": "contoso.onmicrosoft.com",
+        },
+    }
+    completed, result = task_result(task)
+    assert not result.get("failed"), completed.stdout
+    [row] = result["results"]
+    assert row["outcome"] == "soft_match_smtp"
+    assert row["onprem"]["source_anchor"] == "KtN+mrQKRk2qSC19JzM09g=="
+    assert "primary_smtp_will_change" in significant(row["findings"])
+
+
+def test_missing_permission_for_tenant_switches_warns_and_goes_on(lab, lab_vars):
+    """The low app may read domains but not the sync switches: a warning names the permission."""
+    lab.load(next(path for path in RULE_SCENARIOS if path.stem == "new_user"))
+    task = check_task(
+        search_base=lab_vars["lab_scenario_ou"],
+        client_id="{{ lab_low_client_id }}",
+        client_secret="{{ lab_low_client_secret }}",
+        cloud_users=[],
+    )
+    completed, result = task_result(task, extra_vars_files=(lab.vars_path,))
+
+    assert not result.get("failed"), completed.stdout
+    assert any("OnPremDirectorySynchronization.Read.All" in warning for warning in result["warnings"])
+    assert [row["outcome"] for row in result["results"]] == ["new_user"]
+
+
+def test_missing_user_read_permission_fails_naming_it(lab, lab_vars):
+    task = check_task(
+        search_base=lab_vars["lab_scenario_ou"],
+        client_id="{{ lab_low_client_id }}",
+        client_secret="{{ lab_low_client_secret }}",
+    )
+    completed, result = task_result(task, extra_vars_files=(lab.vars_path,))
+    assert result.get("failed")
+    assert "User.Read.All" in result["msg"]
+    assert lab_vars["lab_low_client_secret"] not in completed.stdout + completed.stderr

@@ -8,7 +8,6 @@ the emulator (`/_lab/requests`).
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_errors import CredentialRefused, Throttled
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_retry import RetryPolicy
 from tests.integration._ansible import run_module
+from tests.integration._private_emulator import private_emulator
 from tests.lab import Lab, LabError
 from tests.lab.entra import EntraEmulator
 
@@ -56,12 +56,6 @@ def bulk_users(count: int) -> list[dict]:
              "proxyAddresses": [f"SMTP:bulk{n:05d}@contoso.com", f"smtp:b{n:05d}@contoso.com"],
              "onPremisesImmutableId": f"YnVsay0{n:05d}AA=="}
             for n in range(count)]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -122,19 +116,8 @@ def graph_lab(request, tmp_path_factory) -> Iterator[GraphLab]:
                 emulator.set_faults()
                 emulator.set_throttle()
             return
-        lab_dir = tmp_path_factory.mktemp("graph-lab")
-        ca = trustme.CA()
-        leaf = ca.issue_cert("127.0.0.1", "localhost")
-        ca_path, cert_path, key_path = lab_dir / "ca.pem", lab_dir / "server.pem", lab_dir / "server-key.pem"
-        ca.cert_pem.write_to_path(str(ca_path))
-        leaf.cert_chain_pems[0].write_to_path(str(cert_path))
-        leaf.private_key_pem.write_to_path(str(key_path))
-        emulator = EntraEmulator(lab_dir, port=free_port(), ca_cert=ca_path)
-        emulator.start(cert_path, key_path)
-        try:
+        with private_emulator(tmp_path_factory.mktemp("graph-lab")) as (emulator, _ca_path):
             yield GraphLab(emulator, emulator.vars())
-        finally:
-            emulator.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ loopback port, with a server certificate from a throwaway trustme CA.
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from tests.integration._private_emulator import free_port, private_emulator
 from tests.lab.entra import EntraEmulator, ScenarioError
 
 GRAPH_SCOPE = ["https://graph.microsoft.com/.default"]
@@ -57,12 +57,6 @@ SCENARIO = {
     "ad": {"users": [{"sAMAccountName": "synced"}]},   # the lab's other half; the emulator ignores it
 }
 ANCHORS = {"synced": SYNCED_ANCHOR}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def bulk_users(count: int) -> list[dict]:
@@ -146,19 +140,8 @@ def entra(tmp_path_factory) -> EntraLab:
     with pytest.MonkeyPatch.context() as env:
         env.delenv("REQUESTS_CA_BUNDLE", raising=False)
         env.delenv("CURL_CA_BUNDLE", raising=False)
-        lab_dir = tmp_path_factory.mktemp("lab")
-        ca = trustme.CA()
-        leaf = ca.issue_cert("127.0.0.1", "localhost")
-        ca_path, cert_path, key_path = lab_dir / "ca.pem", lab_dir / "server.pem", lab_dir / "server-key.pem"
-        ca.cert_pem.write_to_path(str(ca_path))
-        leaf.cert_chain_pems[0].write_to_path(str(cert_path))
-        leaf.private_key_pem.write_to_path(str(key_path))
-        emulator = EntraEmulator(lab_dir, port=free_port(), ca_cert=ca_path)
-        emulator.start(cert_path, key_path)
-        try:
+        with private_emulator(tmp_path_factory.mktemp("lab")) as (emulator, ca_path):
             yield EntraLab(emulator, ca_path, emulator.vars())
-        finally:
-            emulator.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -109,7 +109,7 @@ ruff: venv
 	$(BIN)/ruff check .
 
 ansible-lint: venv
-	$(BIN)/ansible-lint --offline roles playbooks
+	$(BIN)/ansible-lint --offline $(wildcard roles playbooks)
 
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint

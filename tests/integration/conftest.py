@@ -17,3 +17,8 @@ def lab() -> Lab:
 def lab_vars(lab: Lab) -> dict:
     """lab_vars.yml as a dict: the module options (ad_*, graph ...) that reach the lab."""
     return lab.vars
+
+
+def pytest_collection_modifyitems(items):
+    """Bulk tests last: the next scenario load would wait for Samba to delete their thousands of users."""
+    items.sort(key=lambda item: item.get_closest_marker("bulk") is not None)

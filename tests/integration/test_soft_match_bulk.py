@@ -49,6 +49,7 @@ def bulk_tenant(lab):
     return lab
 
 
+@pytest.mark.bulk
 def test_five_thousand_users_in_one_call_with_one_paged_listing(bulk_tenant, lab_vars):
     emulator = bulk_tenant.service("entra").emulator
     emulator.clear_requests()

@@ -41,6 +41,9 @@ START_TIMEOUT = 60.0
 EXCHANGE_ATTRIBUTES = (("mailNickname", "1.2.840.113556.1.2.447", "ms-Exch-Mail-Nickname"),)
 
 
+LOAD_TIMEOUT = 600  # seconds for one LDAP answer while loading
+
+
 class SambaError(LabError):
     pass
 
@@ -100,7 +103,8 @@ class SambaDC:
     def load(self, scenario: dict) -> dict:
         """Replace what an earlier scenario loaded with the scenario's `ad:` section."""
         try:
-            connection = self.connect()
+            # Samba tree-deletes a large earlier scenario (thousands of users) for minutes.
+            connection = self.connect(timeout=LOAD_TIMEOUT)
         except (LDAPException, OSError) as err:
             raise SambaError(f"the lab AD does not answer ({err}): run `python -m tests.lab up`") from err
         # Until this load succeeds, no state from the previous scenario may be trusted.

@@ -82,7 +82,7 @@ lab-load: venv
 
 demo: lab-up
 	$(LAB) load tests/lab/scenarios/demo.yml
-	$(BIN)/ansible-playbook -e @$(HYBRID_LAB_DIR)/lab_vars.yml playbooks/demo.yml
+	$(BIN)/ansible-playbook -e @$(HYBRID_LAB_DIR)/lab_vars.yml -e demo_report_dir=$(HYBRID_LAB_DIR)/reports playbooks/demo.yml
 
 # --- tests ------------------------------------------------------------------------
 

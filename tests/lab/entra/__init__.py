@@ -7,6 +7,7 @@ Service interface for the lab (`python -m tests.lab up|load|down`):
     emulator.healthy()                      # True once it answers over verified TLS
     emulator.vars()                         # lab_vars.yml keys for the Graph connection options
     emulator.load(scenario, anchors)        # the scenario's tenant: and cloud: parts
+    emulator.sync_run("full")               # one cycle of the lab's sync engine over the AD scope (run log entry)
     emulator.stop()
 
 State (users, groups, ...) lives in the server process; credentials and the token
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from ._cloud_scenario import AD_REFERENCE, ScenarioError, resolve_anchor
 from ._credentials import CREDENTIALS_FILE, Credentials
+from ._sync_job import sync_ids
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PID_FILE = "entra.pid"
@@ -177,6 +179,8 @@ class EntraEmulator:
             "lab_client_certificate_thumbprint": credentials.full_app.certificates[0].hex_sha1,
             "lab_low_client_id": credentials.low_app.client_id,
             "lab_low_client_secret": credentials.low_app.secret,
+            "lab_sync_service_principal_id": sync_ids(credentials.tenant_id).service_principal_id,
+            "lab_sync_job_id": sync_ids(credentials.tenant_id).job_id,
         }
         if self.ca_cert:
             found["graph_ca_cert"] = str(self.ca_cert.resolve())
@@ -203,6 +207,38 @@ class EntraEmulator:
     def set_throttle(self, **settings) -> dict:
         """Replace the throttle settings (budget, window_seconds, retry_after, ...)."""
         return self.admin("POST", "/_lab/throttle", settings)
+
+    # --- the sync engine (see _sync_admin.py) ---------------------------------------------
+
+    def sync_run(self, mode: str = "delta", search_base: str | None = None) -> dict:
+        """One sync cycle ("delta" or "full") over the scope (default: the lab's scenario OU); returns the run."""
+        body = {"mode": mode, **({"search_base": search_base} if search_base else {})}
+        return self.admin("POST", "/_lab/sync/run", body, timeout=120.0)
+
+    def sync_runs(self, limit: int | None = None, objects: bool = True) -> list[dict]:
+        """The run log, newest first."""
+        query = [f"limit={limit}"] if limit else []
+        query += [] if objects else ["objects=false"]
+        return self.admin("GET", "/_lab/sync/runs" + ("?" + "&".join(query) if query else ""))["runs"]
+
+    def set_sync_faults(self, drop_join: list[str] | None = None) -> dict:
+        """Replace the sync faults: `drop_join` names users (sAMAccountName or DN) whose export is claimed, not done."""
+        return self.admin("POST", "/_lab/sync/faults", {"drop_join": list(drop_join or [])})
+
+    def set_sync_schedule(self, seconds: float, mode: str = "delta") -> dict:
+        """Run a sync every `seconds` (0: off)."""
+        return self.admin("POST", "/_lab/sync/schedule", {"interval_seconds": seconds, "mode": mode})
+
+    def set_sync_scope(self, search_base: str | None) -> dict:
+        return self.admin("POST", "/_lab/sync/scope", {"search_base": search_base})
+
+    def sync_job(self) -> dict:
+        """The Cloud Sync job's ids (service principal, job, rule) and its Graph view."""
+        return self.admin("GET", "/_lab/sync/job")
+
+    def set_sync_job_status(self, status: str, reason: str | None = None) -> dict:
+        """Put the Cloud Sync job in Active, Paused or Quarantine."""
+        return self.admin("POST", "/_lab/sync/job", {"status": status, **({"reason": reason} if reason else {})})
 
     def requests(self, log: bool = True) -> dict:
         return self.admin("GET", "/_lab/requests" + ("" if log else "?log=false"))

@@ -13,6 +13,7 @@ from ._http import Request, Response
 from ._identity import IdentityPlatform
 from ._lab_admin import LabAdmin
 from ._recorder import RequestRecorder
+from ._sync_service import SyncService
 from ._throttle import Throttle
 from ._tokens import DEFAULT_TOKEN_LIFETIME, TokenService
 
@@ -27,8 +28,10 @@ class Emulator:
         self.recorder = RequestRecorder()
         self.identity = IdentityPlatform(self.credentials, self.tokens, self.directory.tenant_names,
                                          lambda: self.directory.settings.display_name)
+        self.sync = SyncService(self.directory, lab_dir, self.credentials.tenant_id)
         self.graph = GraphService(self.directory, self.tokens, self.throttle, self.faults, self.recorder)
-        self.lab = LabAdmin(self.directory, self.tokens, self.faults, self.throttle, self.recorder)
+        self.graph.sync = self.sync
+        self.lab = LabAdmin(self.directory, self.tokens, self.faults, self.throttle, self.recorder, self.sync)
 
     def dispatch(self, request: Request) -> Response:
         if self.lab.handles(request.path):

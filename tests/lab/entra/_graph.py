@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from . import _graph_batch, _graph_mail_objects, _graph_roles, _graph_tenant, _graph_users
+from . import _graph_batch, _graph_mail_objects, _graph_roles, _graph_sync, _graph_tenant, _graph_users
 from ._errors import GraphError
 from ._faults import FaultInjector
 from ._graph_context import Context, Route
@@ -18,7 +18,7 @@ from ._throttle import Throttle, request_cost
 from ._tokens import TokenRejected, TokenService
 
 ROUTES: list[Route] = [*_graph_users.ROUTES, *_graph_mail_objects.ROUTES, *_graph_tenant.ROUTES,
-                       *_graph_roles.ROUTES, *_graph_batch.ROUTES]
+                       *_graph_roles.ROUTES, *_graph_sync.ROUTES, *_graph_batch.ROUTES]
 WWW_AUTHENTICATE = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
                     'client_id="00000003-0000-0000-c000-000000000000"')
 
@@ -35,6 +35,7 @@ class GraphService:
         self.throttle = throttle
         self.faults = faults
         self.recorder = recorder
+        self.sync = None     # the lab's SyncService, for the Cloud Sync routes
 
     @staticmethod
     def handles(path: str) -> bool:

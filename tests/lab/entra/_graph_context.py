@@ -59,5 +59,6 @@ class Route:
     pattern: re.Pattern = field(init=False)
 
     def __post_init__(self):
-        regex = re.escape(self.template).replace(r"\{id\}", r"(?P<id>[^/]+)")
+        # Every {name} in the template is one path segment, passed to the handler by that name.
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.template))
         self.pattern = re.compile(f"^{regex}/?$", re.IGNORECASE)

@@ -10,6 +10,7 @@ GET|POST /_lab/config                  {"token_lifetime": seconds}
 GET  /_lab/requests[?log=false]        counts, routes, inner_counts, inner_routes, statuses, log
 DELETE /_lab/requests, POST /_lab/requests/reset   clear them
 POST /_lab/token                       {"client_id", "expires_in"?, "roles"?} -> {"access_token"}
+/_lab/sync/...                         the sync engine's knobs and run log (see `_sync_admin.py`)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ._cloud_scenario import ScenarioError
 from ._faults import FaultInjector, FaultSettings
 from ._http import Request, Response
 from ._recorder import RequestRecorder
+from ._sync_admin import SyncAdmin
 from ._throttle import Throttle, ThrottleSettings
 from ._tokens import DEFAULT_TOKEN_LIFETIME, TokenService
 
@@ -46,8 +48,10 @@ def _settings(cls, body: dict):
 
 class LabAdmin:
     def __init__(self, directory, tokens: TokenService, faults: FaultInjector, throttle: Throttle,
-                 recorder: RequestRecorder):
+                 recorder: RequestRecorder, sync=None):
         self.directory = directory
+        self.sync = sync
+        self.sync_admin = SyncAdmin(sync) if sync is not None else None
         self.tokens = tokens
         self.faults = faults
         self.throttle = throttle
@@ -85,6 +89,8 @@ class LabAdmin:
 
     def _dispatch(self, route: tuple[str, str], request: Request, body: dict) -> Response:
         method, path = route
+        if self.sync_admin is not None and (path == "/_lab/sync" or path.startswith("/_lab/sync/")):
+            return self.sync_admin.handle(method, path, request, body)
         if route == ("GET", "/_lab/health"):
             return Response.json(200, {"status": "ok", "tenant_id": self.tokens.credentials.tenant_id,
                                        "pid": os.getpid()})
@@ -95,9 +101,13 @@ class LabAdmin:
             if unknown:
                 raise LabError(400, f"unknown key(s) {sorted(unknown)}: send the scenario's tenant and cloud parts")
             summary = self.directory.load(body.get("tenant"), body.get("cloud"), body.get("anchors"))
+            if self.sync is not None:
+                self.sync.scenario_loaded()
             return Response.json(200, {"loaded": summary})
         if route == ("POST", "/_lab/reset"):
             self.directory.reset()
+            if self.sync is not None:
+                self.sync.reset()
             self.faults.configure(FaultSettings())
             self.throttle.configure(ThrottleSettings())
             self.recorder.reset()

@@ -19,6 +19,7 @@ from . import EmulatorNotRunning, EntraEmulator
 from ._cloud_scenario import ScenarioError, normalize_cloud, normalize_tenant
 
 DEFAULT_PORT = 8443
+SYNC_INTERVAL_VARIABLE = "HYBRID_LAB_SYNC_INTERVAL"   # seconds between scheduled syncs; unset or 0: off
 
 
 class EntraError(LabError):
@@ -57,6 +58,12 @@ class EntraService:
             self.emulator.start(cert, key)
         except EmulatorNotRunning as err:
             raise EntraError(str(err)) from err
+        interval = os.environ.get(SYNC_INTERVAL_VARIABLE)
+        if interval:
+            try:
+                self.emulator.set_sync_schedule(float(interval))
+            except ValueError as err:
+                raise EntraError(f"{SYNC_INTERVAL_VARIABLE}={interval!r}: {err}") from err
         return self.emulator.vars()
 
     def down(self, purge: bool = False) -> None:

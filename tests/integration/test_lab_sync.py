@@ -1,0 +1,313 @@
+"""The lab's sync engine: one sync of every rule scenario gives the cloud state the rule book says.
+
+Scenarios load into the running lab (Samba and the Entra emulator); syncs run through
+`/_lab/sync/`; the cloud state is read back through real Graph calls (msal token, requests,
+TLS verified against the lab CA), and Cloud Sync's provisionOnDemand is driven over Graph too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import ldap3
+import msal
+import pytest
+import requests
+import yaml
+
+SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "lab" / "scenarios").glob("*.yml"))
+SYNC_SCENARIOS = [path for path in SCENARIOS
+                  if "after_sync" in (yaml.safe_load(path.read_text()).get("expect") or {})]
+PROVISIONING_APP_ID = "1a4721b3-e57f-4451-ae87-ef078703ec94"
+SELECT = ("id,userPrincipalName,mail,proxyAddresses,displayName,onPremisesImmutableId,onPremisesSyncEnabled,"
+          "onPremisesProvisioningErrors,onPremisesLastSyncDateTime")
+UNCHANGED_FIELDS = ("userPrincipalName", "mail", "proxyAddresses", "onPremisesImmutableId", "onPremisesSyncEnabled",
+                    "onPremisesProvisioningErrors")
+
+
+class Graph:
+    """Graph v1.0 of the lab as a client app sees it: client-credential token, verified TLS."""
+
+    def __init__(self, lab_vars: dict, client_id: str | None = None, secret: str | None = None):
+        self.base = lab_vars["graph_endpoint"].rstrip("/") + "/v1.0"
+        self.session = requests.Session()
+        # REQUESTS_CA_BUNDLE would override Session.verify; the lab CA must win.
+        self.session.trust_env = False
+        self.session.verify = lab_vars["graph_ca_cert"]
+        app = msal.ConfidentialClientApplication(
+            client_id or lab_vars["client_id"], client_credential=secret or lab_vars["client_secret"],
+            authority=f"{lab_vars['authority_host']}/{lab_vars['tenant_id']}", instance_discovery=False,
+            http_client=self.session)
+        result = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
+        assert "access_token" in result, result
+        self.session.headers["Authorization"] = f"Bearer {result['access_token']}"
+
+    def call(self, method: str, path: str, **kwargs) -> requests.Response:
+        url = path if path.startswith("https://") else self.base + path
+        return self.session.request(method, url, timeout=60, **kwargs)
+
+    def users(self) -> dict[str, dict]:
+        """Every cloud user by id: one listing, followed through @odata.nextLink."""
+        found: dict[str, dict] = {}
+        url = f"{self.base}/users?$select={SELECT}&$top=999"
+        while url:
+            response = self.call("GET", url)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            found.update({user["id"]: user for user in body["value"]})
+            url = body.get("@odata.nextLink")
+        return found
+
+
+@pytest.fixture(scope="module")
+def graph(lab_vars) -> Graph:
+    return Graph(lab_vars)
+
+
+@pytest.fixture(scope="module")
+def entra(lab):
+    """The lab's emulator, for its `/_lab/sync/` knobs."""
+    return lab.service("entra").emulator
+
+
+@pytest.fixture(autouse=True)
+def quiet_sync(entra):
+    """No schedule and no faults outlive a test: the lab is shared."""
+    yield
+    entra.set_sync_schedule(0)
+    entra.set_sync_faults([])
+
+
+def primary_of(user: dict) -> str | None:
+    return next((value[5:] for value in user.get("proxyAddresses") or () if value.startswith("SMTP:")), None)
+
+
+def has_value(user: dict, wanted: str) -> bool:
+    kind, _colon, address = wanted.partition(":")
+    return any(value.partition(":")[0] == kind and value.partition(":")[2].casefold() == address.casefold()
+               for value in user.get("proxyAddresses") or ())
+
+
+def holds_address(user: dict, address: str) -> bool:
+    return any(value.partition(":")[2].casefold() == address.casefold() for value in user.get("proxyAddresses") or ())
+
+
+def synced_with(users: dict[str, dict], anchor: str) -> list[dict]:
+    return [u for u in users.values() if u["onPremisesImmutableId"] == anchor and u["onPremisesSyncEnabled"]]
+
+
+def differences(sam: str, want: dict, got_run: dict, before: dict, after: dict, anchor: str,
+                scenario: dict) -> list[str]:
+    """What differs between one user's expectation (scenarios/README.md) and what the sync did."""
+    found = []
+
+    def check(what: str, expected, actual) -> None:
+        if expected != actual:
+            found.append(f"{sam}: {what} is {actual!r}, expected {expected!r}")
+
+    check("action", want["action"], got_run["action"])
+    check("export error", want.get("export_error"), got_run["error"])
+    synced = synced_with(after, anchor)
+    if want["joined"] is None:
+        check("synced cloud users", [], [u["userPrincipalName"] for u in synced])
+        return found
+    if len(synced) != 1:
+        return [*found, f"{sam}: {len(synced)} cloud users carry its anchor {anchor}, expected 1"]
+    user = synced[0]
+    loaded = {u["userPrincipalName"].casefold(): u for u in before.values()}
+    if want["joined"] == "new":
+        check("a user created by the sync", True, user["id"] not in before)
+    else:
+        joined = loaded[want["joined"].casefold()]
+        check("joined user id", joined["id"], user["id"])
+        if "primary_smtp_before" in want:
+            check("primary before the sync", want["primary_smtp_before"], primary_of(joined))
+    if "cloud_upn" in want:
+        check("UPN", want["cloud_upn"].casefold(), user["userPrincipalName"].casefold())
+    if want.get("quarantined_upn"):
+        onprem_upn = next(u["userPrincipalName"] for u in scenario["ad"]["users"] if u["sAMAccountName"] == sam)
+        initial = scenario["tenant"]["initial_domain"]
+        pattern = rf"{re.escape(onprem_upn.split('@')[0])}\d{{4}}@{re.escape(initial)}"
+        check("quarantined UPN", True, bool(re.fullmatch(pattern, user["userPrincipalName"], re.IGNORECASE)))
+    if "primary_smtp" in want:
+        check("primary SMTP", want["primary_smtp"].casefold(), (primary_of(user) or "").casefold())
+        check("mail", want["primary_smtp"].casefold(), (user["mail"] or "").casefold())
+    for value in want.get("proxy_addresses_include") or ():
+        check(f"holding {value}", True, has_value(user, value))
+    for address in want.get("proxy_addresses_exclude") or ():
+        check(f"holding {address}", False, holds_address(user, address))
+    errors = sorted(e["propertyCausingError"] for e in user["onPremisesProvisioningErrors"] or ())
+    check("provisioning errors", sorted(want.get("provisioning_errors") or []), errors)
+    for error in user["onPremisesProvisioningErrors"] or ():
+        check("provisioning error category", "PropertyConflict", error["category"])
+    check("a last sync time", True, bool(user["onPremisesLastSyncDateTime"]))
+    return found
+
+
+@pytest.mark.parametrize("scenario_path", SYNC_SCENARIOS, ids=[path.stem for path in SYNC_SCENARIOS])
+def test_one_sync_gives_the_rule_book_cloud_state(lab, lab_vars, entra, graph, scenario_path):
+    scenario = yaml.safe_load(scenario_path.read_text())
+    expected = scenario["expect"]
+    lab.load(scenario_path)
+    before = graph.users()
+    search_base = lab_vars["ad_base_dn"] if expected.get("scope") == "domain" else None
+
+    run = entra.sync_run("full", search_base)
+
+    after = graph.users()
+    by_sam = {entry["sAMAccountName"]: entry for entry in run["objects"]}
+    # Anchors as the AD loader recorded them; the domain's own accounts only appear in the run log.
+    anchors = {sam: entry["source_anchor"] for sam, entry in by_sam.items()}
+    anchors.update({sam: identity.source_anchor for sam, identity in lab.ad_identities().items()})
+    problems = []
+    for sam, want in expected["after_sync"]["users"].items():
+        if sam not in by_sam:
+            problems.append(f"{sam}: not in the run log")
+            continue
+        problems += differences(sam, want, by_sam[sam], before, after, anchors[sam], scenario)
+    loaded = {u["userPrincipalName"].casefold(): u for u in before.values()}
+    for upn in expected["after_sync"].get("cloud_unchanged") or ():
+        old = loaded[upn.casefold()]
+        new = after.get(old["id"], {})
+        problems += [f"{upn}: {name} changed to {new.get(name)!r}" for name in UNCHANGED_FIELDS
+                     if new.get(name) != old[name]]
+    assert not problems, "\n".join(problems)
+
+
+def test_a_second_sync_of_an_unchanged_directory_changes_nothing(lab, entra, graph):
+    lab.load(next(p for p in SYNC_SCENARIOS if p.stem == "address_held_by_other_cloud_user"))
+    first = entra.sync_run("full")
+    assert first["summary"] == {"joined_smtp": 1, "quarantined": 1}
+    state = graph.users()
+
+    second = entra.sync_run("full")
+    delta = entra.sync_run("delta")
+
+    assert second["summary"] == {"unchanged": 2}
+    assert delta["processed"] == 0
+    assert graph.users() == state
+    assert [run["id"] for run in entra.sync_runs(limit=3)] == [delta["id"], second["id"], first["id"]]
+
+
+def test_an_onprem_change_after_the_join_flows_on_the_next_sync(lab, entra, graph):
+    lab.load(next(p for p in SYNC_SCENARIOS if p.stem == "soft_match_smtp_clean"))
+    entra.sync_run("full")
+    dn = lab.ad_anchor("alice").dn
+    with lab.ad_connection() as connection:
+        connection.modify(dn, {
+            "proxyAddresses": [(ldap3.MODIFY_REPLACE, ["SMTP:alice.new@contoso.com", "smtp:alice@contoso.com"])],
+            "mail": [(ldap3.MODIFY_REPLACE, ["alice.new@contoso.com"])],
+            "displayName": [(ldap3.MODIFY_REPLACE, ["Alice New"])],
+        })
+
+    run = entra.sync_run("delta")
+
+    assert [(o["sAMAccountName"], o["action"]) for o in run["objects"]] == [("alice", "updated")]
+    user = graph.call("GET", "/users/alice@contoso.com", params={"$select": SELECT}).json()
+    assert user["displayName"] == "Alice New"
+    assert primary_of(user) == "alice.new@contoso.com"
+    assert has_value(user, "smtp:alice@contoso.com")
+
+
+def test_drop_join_leaves_the_cloud_user_unjoined_while_the_run_log_claims_success(lab, entra, graph):
+    lab.load(next(p for p in SYNC_SCENARIOS if p.stem == "soft_match_smtp_clean"))
+    entra.set_sync_faults(drop_join=["alice"])
+
+    run = entra.sync_run("full")
+
+    assert run["status"] == "success"
+    assert [(o["sAMAccountName"], o["action"]) for o in run["objects"]] == [("alice", "joined_smtp")]
+    user = graph.call("GET", "/users/alice@contoso.com", params={"$select": SELECT}).json()
+    assert user["onPremisesSyncEnabled"] is None
+    assert user["onPremisesImmutableId"] is None
+    entra.set_sync_faults([])
+    entra.sync_run("full")
+    user = graph.call("GET", "/users/alice@contoso.com", params={"$select": SELECT}).json()
+    assert user["onPremisesImmutableId"] == lab.ad_anchor("alice").source_anchor
+
+
+def test_scheduled_runs_happen_when_an_interval_is_set(lab, entra, graph):
+    lab.load(next(p for p in SYNC_SCENARIOS if p.stem == "new_user"))
+    newest = entra.sync_runs(limit=1, objects=False)
+    after_id = newest[0]["id"] if newest else 0
+
+    entra.set_sync_schedule(1)
+
+    deadline = time.monotonic() + 15
+    scheduled = []
+    while not scheduled and time.monotonic() < deadline:
+        time.sleep(0.3)
+        scheduled = [r for r in entra.sync_runs(limit=5, objects=False)
+                     if r["id"] > after_id and r["trigger"] == "schedule"]
+    assert scheduled, "no scheduled run within 15 s"
+    judy = graph.call("GET", "/users/judy@contoso.com", params={"$select": SELECT}).json()
+    assert judy["onPremisesImmutableId"] == lab.ad_anchor("judy").source_anchor
+
+
+def job_path(graph: Graph) -> tuple[str, dict]:
+    """The Cloud Sync job as a client finds it: service principal by appId, then its one job."""
+    found = graph.call("GET", "/servicePrincipals", params={"$filter": f"appId eq '{PROVISIONING_APP_ID}'"}).json()
+    assert len(found["value"]) == 1
+    principal = found["value"][0]
+    jobs = graph.call("GET", f"/servicePrincipals/{principal['id']}/synchronization/jobs").json()["value"]
+    assert [job["templateId"] for job in jobs] == ["AD2AADProvisioning"]
+    return f"/servicePrincipals/{principal['id']}/synchronization/jobs/{jobs[0]['id']}", jobs[0]
+
+
+def on_demand_body(rule_id: str, dn: str) -> dict:
+    return {"parameters": [{"ruleId": rule_id, "subjects": [{"objectId": dn, "objectTypeName": "user"}]}]}
+
+
+def test_provision_on_demand_syncs_one_object_and_is_rate_limited(lab, lab_vars, entra, graph):
+    lab.load(next(p for p in SYNC_SCENARIOS if p.stem == "duplicate_address_in_directory"))
+    path, job = job_path(graph)
+    by_name = graph.call("GET", "/servicePrincipals", params={"$filter": "displayName eq 'lab.contoso.test'"})
+    assert [sp["appId"] for sp in by_name.json()["value"]] == [PROVISIONING_APP_ID]
+    assert job["status"]["code"] == "Active"
+    assert path.endswith(f"/{lab_vars['lab_sync_job_id']}")
+    rule_id = graph.call("GET", f"{path}/schema").json()["synchronizationRules"][0]["id"]
+    oscar, nina = lab.ad_anchor("oscar"), lab.ad_anchor("nina")
+
+    answers = [graph.call("POST", f"{path}/provisionOnDemand", json=on_demand_body(rule_id, oscar.dn))]
+    users = graph.users()
+    answers.append(graph.call("POST", f"{path}/provisionOnDemand", json=on_demand_body("not-the-rule", nina.dn)))
+    answers.append(graph.call("POST", f"{path}/provisionOnDemand",
+                              json=on_demand_body(rule_id, "CN=nobody,OU=Staff," + lab_vars["lab_scenario_ou"])))
+    answers += [graph.call("POST", f"{path}/provisionOnDemand", json=on_demand_body(rule_id, nina.dn))
+                for _call in range(3)]
+
+    assert [answer.status_code for answer in answers] == [200, 400, 404, 200, 200, 429]
+    key, value = json.loads(answers[0].json()["key"]), json.loads(answers[0].json()["value"])
+    assert key["result"] == "Success"
+    assert value["statusInfo"]["status"] == "Success"
+    assert [step["type"] for step in value["provisioningSteps"]] == ["Import", "Scoping", "Matching", "Export"]
+    assert [u["userPrincipalName"] for u in synced_with(users, oscar.source_anchor)] == ["oscar@contoso.com"]
+    assert value["targetIdentity"]["id"] == synced_with(users, oscar.source_anchor)[0]["id"]
+    assert synced_with(users, nina.source_anchor) == []
+    assert 1 <= int(answers[-1].headers["Retry-After"]) <= 10
+    assert answers[1].json()["error"]["code"] == "BadRequest"
+    assert json.loads(answers[4].json()["key"])["result"] == "Skipped"   # nina again: nothing to change
+    on_demand = entra.sync_runs(limit=1)[0]
+    assert (on_demand["mode"], on_demand["processed"]) == ("on_demand", 1)
+
+
+def test_start_resumes_a_paused_or_quarantined_job(lab, entra, graph, lab_vars):
+    path, _job = job_path(graph)
+    low = Graph(lab_vars, lab_vars["lab_low_client_id"], lab_vars["lab_low_client_secret"])
+    assert low.call("GET", path).status_code == 403
+    try:
+        for status in ("Paused", "Quarantine"):
+            entra.set_sync_job_status(status)
+            assert graph.call("GET", path).json()["status"]["code"] == status
+
+            assert graph.call("POST", f"{path}/start").status_code == 204
+
+            job = graph.call("GET", path).json()
+            assert (job["status"]["code"], job["status"]["quarantine"]) == ("Active", None)
+        assert graph.call("POST", f"{path}/pause").status_code == 204
+        assert graph.call("GET", path).json()["status"]["code"] == "Paused"
+    finally:
+        entra.set_sync_job_status("Active")

@@ -18,6 +18,8 @@ BUILD       := .build
 # Collections path whose ansible_collections/hybrid/identity points at this tree.
 COLLECTIONS := $(BUILD)/collections
 LINK        := $(COLLECTIONS)/ansible_collections/hybrid/identity
+# The directory_sync role calls ansible.windows: taken from the `ansible` package's wheel.
+WINDOWS     := $(COLLECTIONS)/ansible_collections/ansible/windows/MANIFEST.json
 
 export HYBRID_LAB_DIR ?= $(CURDIR)/.lab
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
@@ -56,7 +58,10 @@ $(VENV_SANITY)/.stamp:
 	$(VENV_SANITY)/bin/pip install -q --disable-pip-version-check '$(CORE_NEWEST)'
 	touch $@
 
-venv: $(VENV)/.stamp link
+venv: $(VENV)/.stamp link $(WINDOWS)
+
+$(WINDOWS): | $(VENV)/.stamp
+	$(BIN)/python .ci/bundled-collection.py ansible.windows $(COLLECTIONS) $(BUILD)/wheels
 venv-oldest: $(VENV_OLDEST)/.stamp
 
 link:

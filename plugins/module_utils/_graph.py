@@ -224,6 +224,15 @@ class GraphClient:
         """One GET, retried as needed; the JSON body, or a typed error."""
         return self._json("GET", path, self._send("GET", self.url(path, params), headers))
 
+    def send(self, method: str, path: str, body: Mapping | None = None) -> dict:
+        """``method`` (PATCH, POST) on ``path`` with ``body`` as JSON; the answer, ``{}`` for 204.
+
+        rule book §8: a 429 is retried after its ``Retry-After`` like a read; a write is never
+        replayed after a dropped connection, since Graph may have acted on it.
+        """
+        json_body = dict(body) if body is not None else None
+        return self._json(method, path, self._send(method, self.url(path), json_body=json_body))
+
     def pages(self, path: str, params: Mapping[str, str] | None = None,
               headers: Mapping[str, str] | None = None) -> Iterator[list]:
         """The ``value`` of every page of a collection, following ``@odata.nextLink`` to the end."""

@@ -1,0 +1,404 @@
+"""Forcing and verifying a directory sync against the lab: the Entra emulator's sync engine and Cloud Sync API.
+
+hybrid.identity.directory_sync_features, cloud_sync_provision and directory_sync_verify run
+through Ansible as a user runs them, and the directory_sync role through ansible-playbook.
+The lab is shared: every test loads its own scenario first, and puts back the sync knobs it
+turned (schedule, faults, job state) whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from tests.integration._ansible import run_module, run_playbook, task_result
+
+GRAPH_OPTIONS = ("tenant_id", "client_id", "client_secret", "authority_host", "graph_endpoint", "graph_ca_cert")
+TENANT = {"initial_domain": "contoso.onmicrosoft.com", "verified_domains": ["contoso.com"]}
+
+# rule book §3 and §5: alice soft-matches on SMTP and keeps her cloud primary because her on-prem
+# addresses were aligned first; bob soft-matches cleanly; carol has no cloud user and is created.
+JOIN_SCENARIO = {
+    "tenant": TENANT | {"features": {"blockSoftMatchEnabled": True,
+                                     "blockCloudObjectTakeoverThroughHardMatchEnabled": True}},
+    "cloud": {"users": [
+        {"userPrincipalName": "alice@contoso.com", "mail": "alice.smith@contoso.com",
+         "proxyAddresses": ["SMTP:alice.smith@contoso.com", "smtp:alice@contoso.com",
+                            "smtp:alice@contoso.onmicrosoft.com"]},
+        {"userPrincipalName": "bob@contoso.com", "mail": "bob@contoso.com",
+         "proxyAddresses": ["SMTP:bob@contoso.com", "smtp:bob@contoso.onmicrosoft.com"]},
+    ]},
+    "ad": {"users": [
+        {"sAMAccountName": "alice", "ou": "OU=Staff", "userPrincipalName": "alice@contoso.com",
+         "mail": "alice.smith@contoso.com", "mailNickname": "alice",
+         "proxyAddresses": ["SMTP:alice.smith@contoso.com", "smtp:alice@contoso.com"]},
+        {"sAMAccountName": "bob", "ou": "OU=Staff", "userPrincipalName": "bob@contoso.com",
+         "mail": "bob@contoso.com", "mailNickname": "bob", "proxyAddresses": ["SMTP:bob@contoso.com"]},
+        {"sAMAccountName": "carol", "ou": "OU=Staff", "userPrincipalName": "carol@contoso.com",
+         "mail": "carol@contoso.com", "mailNickname": "carol", "proxyAddresses": ["SMTP:carol@contoso.com"]},
+    ]},
+}
+OPEN_SCENARIO = JOIN_SCENARIO | {"tenant": TENANT | {"features": {"blockSoftMatchEnabled": False}}}
+# Seven new users, for more provisionOnDemand calls than 5 in 10 seconds allows.
+NEW_USERS_SCENARIO = {"tenant": TENANT, "cloud": {"users": []}, "ad": {"users": [
+    {"sAMAccountName": f"new{number}", "ou": "OU=Staff", "userPrincipalName": f"new{number}@contoso.com",
+     "mail": f"new{number}@contoso.com", "proxyAddresses": [f"SMTP:new{number}@contoso.com"]}
+    for number in range(1, 8)]}}
+WINDOW_SCENARIO = {"tenant": TENANT | {"features": {"blockSoftMatchEnabled": True}}, "cloud": {"users": []},
+                   "ad": {"users": []}}
+
+
+def graph(lab_vars: dict, **overrides) -> dict:
+    return {name: lab_vars[name] for name in GRAPH_OPTIONS} | overrides
+
+
+def emulator(lab):
+    return lab.service("entra").emulator
+
+
+def tenant_features(lab) -> dict:
+    return emulator(lab).state()["tenant"]["features"]
+
+
+def cloud_ids(lab) -> dict[str, str]:
+    return {user["userPrincipalName"]: user["id"] for user in emulator(lab).state()["users"]}
+
+
+def expected_pairs(lab) -> list[dict]:
+    """The pairs JOIN_SCENARIO should show after a sync, with the anchors AD gave the users."""
+    ids = cloud_ids(lab)
+    return [
+        {"label": "alice", "source_anchor": lab.ad_anchor("alice").source_anchor,
+         "cloud_id": ids["alice@contoso.com"], "user_principal_name": "alice@contoso.com",
+         "primary_smtp": "alice.smith@contoso.com", "proxy_addresses_include": ["alice@contoso.com"]},
+        {"label": "bob", "source_anchor": lab.ad_anchor("bob").source_anchor, "cloud_id": ids["bob@contoso.com"],
+         "user_principal_name": "bob@contoso.com", "primary_smtp": "bob@contoso.com"},
+        {"label": "carol", "source_anchor": lab.ad_anchor("carol").source_anchor,
+         "user_principal_name": "carol@contoso.com", "primary_smtp": "SMTP:carol@contoso.com"},
+    ]
+
+
+def requests_after(lab, baseline: int, fragment: str, inner: bool = False) -> list[dict]:
+    """The emulator's log entries after ``baseline`` whose path holds ``fragment`` (others share the lab).
+
+    Requests on the wire by default; ``inner=True`` gives the requests inside $batch.
+    """
+    return [entry for entry in emulator(lab).requests()["log"]
+            if entry["seq"] > baseline and fragment in entry["path"] and entry["inner"] is inner]
+
+
+def last_seq(lab) -> int:
+    log = emulator(lab).requests()["log"]
+    return log[-1]["seq"] if log else 0
+
+
+def run_role(lab, role_vars: dict, check: bool = False) -> tuple[int, dict, str]:
+    """The directory_sync role in a localhost play; (exit code, registered results, output)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        kept = Path(scratch) / "kept.json"
+        play = {
+            "name": "Force and verify a directory sync",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+            "tasks": [{
+                "name": "Sync and verify",
+                "block": [{"name": "Run the role",
+                           "ansible.builtin.include_role": {"name": "hybrid.identity.directory_sync"},
+                           "vars": role_vars}],
+                "always": [{
+                    "name": "Keep what the role registered",
+                    "ansible.builtin.copy": {
+                        "dest": str(kept),
+                        "content": "{{ {'verification': directory_sync_verification | default(None),"
+                                   " 'provisioning': directory_sync_provisioning | default(None)} | to_json }}",
+                    },
+                    "check_mode": False,
+                }],
+            }],
+        }
+        completed = run_playbook([play], extra_vars_files=(lab.vars_path,), check=check)
+        output = completed.stdout + completed.stderr
+        assert kept.exists(), output
+        return completed.returncode, json.loads(kept.read_text()), output
+
+
+def graph_auth_vars() -> dict:
+    return {"directory_sync_graph_auth": {name: f"{{{{ {name} }}}}" for name in GRAPH_OPTIONS}}
+
+
+# --- the tenant's switches ----------------------------------------------------------------
+
+
+def test_features_read_set_with_check_mode_and_diff_then_nothing_to_do(lab, lab_vars):
+    lab.load(WINDOW_SCENARIO)
+
+    status, read, output = run_module("directory_sync_features", graph(lab_vars))
+    assert status == "SUCCESS", output
+    assert read["changed"] is False and read["changes"] == {}
+    assert read["features"]["blockSoftMatchEnabled"] is True
+    assert read["features"]["softMatchOnUpnEnabled"] is True
+
+    wanted = graph(lab_vars, features={"blockSoftMatchEnabled": False, "softMatchOnUpnEnabled": True})
+    task = {"name": "Open the matching window", "hybrid.identity.directory_sync_features": wanted, "diff": True}
+    completed, planned = task_result(task, check=True)
+    assert planned["changed"] is True, completed.stdout
+    assert planned["changes"] == {"blockSoftMatchEnabled": False}
+    assert planned["diff"]["before"]["features"]["blockSoftMatchEnabled"] is True
+    assert planned["diff"]["after"]["features"]["blockSoftMatchEnabled"] is False
+    assert tenant_features(lab)["blockSoftMatchEnabled"] is True, "check mode changed the tenant"
+
+    status, applied, output = run_module("directory_sync_features", wanted, diff=True)
+    assert status == "CHANGED", output
+    assert applied["features"]["blockSoftMatchEnabled"] is False
+    assert tenant_features(lab)["blockSoftMatchEnabled"] is False
+
+    status, again, output = run_module("directory_sync_features", wanted)
+    assert status == "SUCCESS", output
+    assert again["changed"] is False and again["changes"] == {}
+
+
+def test_an_unknown_switch_is_refused_with_the_valid_names(lab, lab_vars):
+    lab.load(WINDOW_SCENARIO)
+    status, result, _output = run_module("directory_sync_features",
+                                         graph(lab_vars, features={"blockSoftMatch": False}))
+    assert status == "FAILED"
+    assert "unknown switch 'blockSoftMatch'" in result["msg"]
+    assert "blockSoftMatchEnabled" in result["hint"] and "softMatchOnUpnEnabled" in result["hint"]
+    assert tenant_features(lab)["blockSoftMatchEnabled"] is True
+
+
+def test_reading_the_switches_without_permission_names_it(lab, lab_vars):
+    lab.load(WINDOW_SCENARIO)
+    low = graph(lab_vars, client_id=lab_vars["lab_low_client_id"], client_secret=lab_vars["lab_low_client_secret"])
+    status, result, _output = run_module("directory_sync_features", low)
+    assert status == "FAILED"
+    assert "OnPremDirectorySynchronization.Read.All" in result["msg"]
+    assert "Global Administrator" in result["hint"]
+
+
+def test_the_matching_window_closes_when_verification_fails(lab):
+    lab.load(WINDOW_SCENARIO)
+    baseline = last_seq(lab)
+    role_vars = graph_auth_vars() | {
+        "directory_sync_method": "scheduled",
+        "directory_sync_wait_seconds": 0,
+        "directory_sync_open_matching_window": True,
+        "directory_sync_expected": [{"label": "ghost", "source_anchor": "Z2hvc3QtdXNlci1hbmNob3I="}],
+        "directory_sync_verify_timeout": 2,
+        "directory_sync_verify_poll_interval": 1,
+    }
+
+    returncode, kept, output = run_role(lab, role_vars)
+
+    assert returncode != 0, output
+    assert kept["verification"]["failed"] is True
+    assert "ghost: no cloud user has onPremisesImmutableId Z2hvc3QtdXNlci1hbmNob3I=" in kept["verification"]["msg"]
+    patches = requests_after(lab, baseline, "/directory/onPremisesSynchronization")
+    assert [entry["method"] for entry in patches if entry["method"] == "PATCH"] == ["PATCH", "PATCH"], \
+        "the window was not opened and closed once each"
+    assert tenant_features(lab)["blockSoftMatchEnabled"] is True
+
+
+# --- Cloud Sync on demand -----------------------------------------------------------------
+
+
+def test_cloud_sync_with_the_matching_window_joins_every_pair_end_to_end(lab, lab_vars):
+    lab.load(JOIN_SCENARIO)
+    expected = expected_pairs(lab)
+    baseline = last_seq(lab)
+    role_vars = graph_auth_vars() | {
+        "directory_sync_method": "cloud_sync",
+        "directory_sync_changed_dns": [lab.ad_anchor(sam).dn for sam in ("alice", "bob", "carol")],
+        "directory_sync_open_matching_window": True,
+        "directory_sync_expected": expected,
+        "directory_sync_verify_timeout": 60,
+        "directory_sync_verify_poll_interval": 2,
+    }
+
+    returncode, kept, output = run_role(lab, role_vars)
+
+    assert returncode == 0, output
+    provisioning = kept["provisioning"]
+    assert provisioning["job"]["id"] == lab_vars["lab_sync_job_id"]
+    assert provisioning["job"]["service_principal_id"] == lab_vars["lab_sync_service_principal_id"]
+    assert [(r["distinguished_name"], r["result"]) for r in provisioning["results"]] == [
+        (lab.ad_anchor(sam).dn, "Success") for sam in ("alice", "bob", "carol")]
+    assert [r["action"] for r in provisioning["results"]] == ["Update", "Update", "Create"]
+    verification = kept["verification"]
+    assert verification["summary"] == {"pairs": 3, "ok": 3, "failed": 0}
+    assert {r["label"]: r["primary_smtp"] for r in verification["results"]} == {
+        "alice": "alice.smith@contoso.com", "bob": "bob@contoso.com", "carol": "carol@contoso.com"}
+    # rule book §3: the soft matches joined the existing cloud users, not new ones.
+    assert {r["label"]: r["cloud_id"] for r in verification["results"]}["alice"] == expected[0]["cloud_id"]
+    assert len(requests_after(lab, baseline, "/provisionOnDemand")) == 3
+    assert tenant_features(lab)["blockSoftMatchEnabled"] is True
+
+
+def test_the_role_in_check_mode_sends_nothing_and_only_reports(lab):
+    lab.load(JOIN_SCENARIO)
+    baseline = last_seq(lab)
+    role_vars = graph_auth_vars() | {
+        "directory_sync_method": "cloud_sync",
+        "directory_sync_changed_dns": [lab.ad_anchor(sam).dn for sam in ("alice", "bob", "carol")],
+        "directory_sync_open_matching_window": True,
+        "directory_sync_expected": expected_pairs(lab),
+    }
+
+    returncode, kept, output = run_role(lab, role_vars, check=True)
+
+    assert returncode == 0, output
+    assert [r["sent"] for r in kept["provisioning"]["results"]] == [False, False, False]
+    assert kept["verification"]["polls"] == 1 and kept["verification"]["summary"]["failed"] == 3
+    assert requests_after(lab, baseline, "/provisionOnDemand") == []
+    assert [e for e in requests_after(lab, baseline, "/directory/onPremisesSynchronization")
+            if e["method"] == "PATCH"] == []
+
+
+def test_verification_names_the_pair_and_difference_when_the_lab_drops_a_join(lab):
+    lab.load(JOIN_SCENARIO)
+    expected = expected_pairs(lab)
+    emulator(lab).set_sync_faults(drop_join=["bob"])
+    try:
+        role_vars = graph_auth_vars() | {
+            "directory_sync_method": "cloud_sync",
+            "directory_sync_changed_dns": [lab.ad_anchor(sam).dn for sam in ("alice", "bob")],
+            "directory_sync_open_matching_window": True,
+            "directory_sync_expected": expected[:2],
+            "directory_sync_verify_timeout": 6,
+            "directory_sync_verify_poll_interval": 2,
+        }
+        returncode, kept, output = run_role(lab, role_vars)
+    finally:
+        emulator(lab).set_sync_faults(drop_join=[])
+
+    assert returncode != 0, output
+    verification = kept["verification"]
+    assert verification["summary"] == {"pairs": 2, "ok": 1, "failed": 1}
+    [bob] = [r for r in verification["results"] if not r["ok"]]
+    assert bob["label"] == "bob"
+    assert {"attribute": "onPremisesSyncEnabled", "expected": True, "actual": None} in bob["differences"]
+    assert {"attribute": "onPremisesImmutableId", "expected": expected[1]["source_anchor"], "actual": None} \
+        in bob["differences"]
+    assert "1 of 2 expected joins did not show" in verification["msg"]
+    assert "bob: onPremisesSyncEnabled is null, expected true" in verification["msg"]
+    assert tenant_features(lab)["blockSoftMatchEnabled"] is True
+
+
+def test_provisioning_check_mode_finds_job_and_rule_and_sends_nothing(lab, lab_vars):
+    lab.load(JOIN_SCENARIO)
+    baseline = last_seq(lab)
+    status, result, output = run_module("cloud_sync_provision", graph(
+        lab_vars, distinguished_names=[lab.ad_anchor("alice").dn]), check=True)
+    assert status == "CHANGED", output
+    assert result["job"]["id"] == lab_vars["lab_sync_job_id"]
+    assert result["rule_id"] == emulator(lab).sync_job()["rule_id"]
+    assert result["results"][0]["sent"] is False
+    assert requests_after(lab, baseline, "/provisionOnDemand") == []
+    assert [e["path"].rsplit("/", 1)[-1] for e in requests_after(lab, baseline, "/servicePrincipals")] == [
+        "servicePrincipals", "jobs", "schema"]
+
+
+def test_provisioning_keeps_to_five_calls_per_ten_seconds(lab, lab_vars):
+    lab.load(NEW_USERS_SCENARIO)
+    dns = [lab.ad_anchor(f"new{number}").dn for number in range(1, 8)]
+    baseline = last_seq(lab)
+    started = time.monotonic()
+    status, result, output = run_module("cloud_sync_provision", graph(
+        lab_vars, distinguished_names=dns, service_principal_id=lab_vars["lab_sync_service_principal_id"]))
+    elapsed = time.monotonic() - started
+    assert status == "CHANGED", output
+    calls = requests_after(lab, baseline, "/provisionOnDemand")
+    assert [call["status"] for call in calls] == [200] * 7, "the emulator throttled: the limiter let too many by"
+    assert elapsed >= 10
+    assert result["summary"] == {"Success": 7}
+    assert [r["action"] for r in result["results"]] == ["Create"] * 7
+
+
+def test_a_paused_job_is_started_once_only_when_asked(lab, lab_vars):
+    lab.load(JOIN_SCENARIO)
+    dn = lab.ad_anchor("bob").dn
+    emulator(lab).set_sync_job_status("Paused")
+    try:
+        task = {"name": "Provision bob", "hybrid.identity.cloud_sync_provision": graph(
+            lab_vars, distinguished_names=[dn])}
+        completed, left = task_result(task)
+        assert left["changed"] is True, completed.stdout
+        assert left["job_started"] is False
+        assert any("is Paused" in warning for warning in left["warnings"])
+        assert emulator(lab).sync_job()["job"]["status"]["code"] == "Paused"
+
+        baseline = last_seq(lab)
+        status, resumed, output = run_module("cloud_sync_provision", graph(
+            lab_vars, distinguished_names=[dn], resume_paused_job=True))
+        assert status == "CHANGED", output
+        assert resumed["job_started"] is True
+        assert len(requests_after(lab, baseline, "/start")) == 1
+        assert emulator(lab).sync_job()["job"]["status"]["code"] == "Active"
+    finally:
+        emulator(lab).set_sync_job_status("Active")
+
+
+def test_an_unknown_dn_fails_naming_it_after_the_others_went(lab, lab_vars):
+    lab.load(JOIN_SCENARIO)
+    missing = f"CN=nobody,{lab_vars['lab_scenario_ou']}"
+    status, result, _output = run_module("cloud_sync_provision", graph(
+        lab_vars, distinguished_names=[missing, lab.ad_anchor("bob").dn]))
+    assert status == "FAILED"
+    assert f"{missing}: Failure" in result["msg"]
+    assert [r["result"] for r in result["results"]] == ["Failure", "Success"]
+
+
+# --- the schedule -------------------------------------------------------------------------
+
+
+def test_scheduled_waits_for_the_labs_cycle_and_verifies(lab):
+    lab.load(JOIN_SCENARIO)
+    expected = expected_pairs(lab)[2:]          # carol: a new user, no soft match to allow
+    emulator(lab).set_sync_schedule(3)
+    try:
+        role_vars = graph_auth_vars() | {
+            "directory_sync_method": "scheduled",
+            "directory_sync_wait_seconds": 3,
+            "directory_sync_expected": expected,
+            "directory_sync_verify_timeout": 60,
+            "directory_sync_verify_poll_interval": 2,
+        }
+        returncode, kept, output = run_role(lab, role_vars)
+    finally:
+        emulator(lab).set_sync_schedule(0)
+
+    assert returncode == 0, output
+    assert kept["verification"]["summary"] == {"pairs": 1, "ok": 1, "failed": 0}
+    assert kept["provisioning"] is None
+    assert any(run["trigger"] == "schedule" for run in emulator(lab).sync_runs(limit=20, objects=False))
+
+
+# --- verification on its own --------------------------------------------------------------
+
+
+def test_verify_in_check_mode_polls_once_and_only_warns(lab, lab_vars):
+    lab.load(JOIN_SCENARIO)
+    task = {"name": "Verify once", "hybrid.identity.directory_sync_verify": graph(
+        lab_vars, expected=expected_pairs(lab), timeout=300, poll_interval=30)}
+    completed, result = task_result(task, check=True)
+    assert not result.get("failed") and result["changed"] is False, completed.stdout
+    assert result["polls"] == 1
+    assert result["summary"] == {"pairs": 3, "ok": 0, "failed": 3}
+    assert any("3 of 3 expected joins do not show yet" in warning for warning in result["warnings"])
+
+
+def test_verify_reads_in_bulk_one_batch_per_poll(lab, lab_vars):
+    lab.load(OPEN_SCENARIO)
+    expected = expected_pairs(lab)
+    emulator(lab).sync_run("full")
+    baseline = last_seq(lab)
+    status, result, output = run_module("directory_sync_verify", graph(lab_vars, expected=expected))
+    assert status == "SUCCESS", output
+    assert result["summary"] == {"pairs": 3, "ok": 3, "failed": 0} and result["polls"] == 1
+    assert len(requests_after(lab, baseline, "/$batch")) == 1
+    assert requests_after(lab, baseline, "/users") == []
+    # alice and bob by object ID in one `in` filter, carol by her anchor
+    assert len(requests_after(lab, baseline, "/users", inner=True)) == 2

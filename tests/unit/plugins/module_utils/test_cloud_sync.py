@@ -1,0 +1,205 @@
+"""Cloud Sync on demand with plain data: job and rule, the request body, the rate limit, the answer (rule book §7)."""
+
+import json
+
+import pytest
+
+from ansible_collections.hybrid.identity.plugins.module_utils._cloud_sync import (
+    CallWindow,
+    SyncJob,
+    choose_job,
+    choose_rule,
+    choose_service_principal,
+    on_demand_body,
+    on_demand_result,
+    refused,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError, HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils._graph_errors import GraphError
+
+DN = "CN=AdeleV,CN=Users,DC=corp,DC=chicago,DC=com"
+
+
+# --- the request --------------------------------------------------------------------------
+
+
+def test_the_body_is_the_rule_books_exactly():
+    assert on_demand_body("6c409270-f78a-4bc6-af23-7cf3ab6482fe", DN) == {
+        "parameters": [{"ruleId": "6c409270-f78a-4bc6-af23-7cf3ab6482fe",
+                        "subjects": [{"objectId": DN, "objectTypeName": "user"}]}]}
+
+
+def test_job_paths_quote_the_ids():
+    job = SyncJob("3e916d82-dd59-4944-824d-93092908fd8d", "AD2AADProvisioning.fd1c.55a6", "AD2AADProvisioning",
+                  "Active")
+    assert job.path == ("/servicePrincipals/3e916d82-dd59-4944-824d-93092908fd8d/synchronization/jobs/"
+                        "AD2AADProvisioning.fd1c.55a6")
+    assert not job.resumable
+    assert SyncJob("s", "j", "t", "Quarantine").resumable and SyncJob("s", "j", "t", "Paused").resumable
+
+
+# --- choosing the service principal, the job and the rule ---------------------------------
+
+PRINCIPALS = [{"id": "sp-1", "displayName": "contoso.com"}, {"id": "sp-2", "displayName": "fabrikam.com"}]
+
+
+def test_the_only_service_principal_needs_no_name():
+    assert choose_service_principal(PRINCIPALS[:1], None) == "sp-1"
+
+
+def test_several_service_principals_need_a_name():
+    with pytest.raises(ConfigurationError, match=r"2 Cloud Sync service principals: contoso\.com"):
+        choose_service_principal(PRINCIPALS, None)
+    assert choose_service_principal(PRINCIPALS, "Fabrikam.com") == "sp-2"
+
+
+def test_no_service_principal_of_that_name_lists_the_others():
+    with pytest.raises(ConfigurationError, match=r"named 'tailspin.com'; found: contoso.com \(sp-1\)"):
+        choose_service_principal(PRINCIPALS, "tailspin.com")
+
+
+JOBS = [{"id": "AD2AADProvisioning.a.1", "templateId": "AD2AADProvisioning"},
+        {"id": "AD2AADPasswordHash.a.2", "templateId": "AD2AADPasswordHash"}]
+
+
+def test_the_job_comes_from_its_template_unless_named():
+    assert choose_job(JOBS, None, "AD2AADProvisioning")["id"] == "AD2AADProvisioning.a.1"
+    assert choose_job(JOBS, "AD2AADPasswordHash.a.2", "AD2AADProvisioning")["id"] == "AD2AADPasswordHash.a.2"
+
+
+def test_a_missing_job_lists_the_jobs():
+    with pytest.raises(ConfigurationError, match=r"no synchronization job with id 'nope'; jobs: AD2AADProvisioning"):
+        choose_job(JOBS, "nope", "AD2AADProvisioning")
+    with pytest.raises(ConfigurationError, match="2 jobs from template"):
+        choose_job([*JOBS, {"id": "x", "templateId": "AD2AADProvisioning"}], None, "AD2AADProvisioning")
+
+
+def test_the_rule_is_the_one_that_maps_users():
+    schema = {"synchronizationRules": [
+        {"id": "groups-rule", "name": "GROUPS", "objectMappings": [{"sourceObjectName": "group"}]},
+        {"id": "off-rule", "objectMappings": [{"sourceObjectName": "user", "enabled": False}]},
+        {"id": "users-rule", "name": "USER_GROUP_INBOUND",
+         "objectMappings": [{"sourceObjectName": "group"}, {"sourceObjectName": "User", "enabled": True}]},
+    ]}
+    assert choose_rule(schema) == "users-rule"
+    assert choose_rule({"synchronizationRules": [{"id": "only", "objectMappings": []}]}) == "only"
+    with pytest.raises(HybridIdentityError, match="no synchronization rule for users"):
+        choose_rule({"synchronizationRules": []})
+
+
+# --- the limiter --------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self, call_seconds: float = 0.0):
+        self.now = 0.0
+        self.call_seconds = call_seconds
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def starts(count: int, call_seconds: float = 0.0, limit: int = 5, window: float = 10.0) -> list[float]:
+    """When each of ``count`` calls starts when every call takes ``call_seconds``."""
+    fake, limiter, started = FakeClock(), CallWindow(limit, window), []
+    for _call in range(count):
+        limiter.wait(fake.clock, fake.sleep)
+        started.append(fake.now)
+        fake.now += call_seconds
+    return started
+
+
+def test_rule_7_five_calls_per_ten_seconds():
+    assert starts(12) == [0, 0, 0, 0, 0, 10, 10, 10, 10, 10, 20, 20]
+
+
+def test_the_window_slides_with_the_calls_that_took_time():
+    assert starts(7, call_seconds=3) == [0, 3, 6, 9, 12, 15, 18]
+    assert starts(8, call_seconds=1) == [0, 1, 2, 3, 4, 10, 11, 12]
+
+
+def test_no_ten_second_window_ever_holds_more_than_five_starts():
+    started = starts(40, call_seconds=0.75)
+    assert all(sum(1 for other in started if first <= other < first + 10) <= 5 for first in started)
+
+
+def test_a_window_needs_a_positive_limit():
+    with pytest.raises(ValueError):
+        CallWindow(0, 10)
+
+
+# --- the answer ---------------------------------------------------------------------------
+
+
+def answer(key: dict, value: dict) -> dict:
+    return {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.stringKeyStringValuePair",
+            "key": json.dumps(key), "value": json.dumps(value)}
+
+
+def test_a_success_reads_action_target_and_steps():
+    # The shape of Graph's own example for Cloud Sync (AD to Microsoft Entra ID), shortened.
+    result = on_demand_result(DN, answer({"result": "Success", "details": {}}, {
+        "provisioningSteps": [
+            {"name": "EntryImportAdd", "type": "Import", "status": "Success",
+             "description": "Received user 'adelev@chicago.com' change of type (Add) from Active Directory",
+             "timestamp": "2022-04-21T18:40:07.8465145Z", "details": {"distinguishedName": DN}},
+            {"name": "EntryExportUpdate", "type": "Export", "status": "Success", "description": "exported",
+             "timestamp": "2022-04-21T18:40:09Z", "details": {}}],
+        "action": "Update", "reportableIdentifier": "adelev@chicago.com",
+        "statusInfo": {"status": "Success"},
+        "targetIdentity": {"id": "87cb2512-8e7f-4543-a9c9-e7cf8756a3ad", "type": "User"}}))
+    assert result == {
+        "distinguished_name": DN, "sent": True, "result": "Success", "ok": True, "action": "Update",
+        "target_id": "87cb2512-8e7f-4543-a9c9-e7cf8756a3ad", "reportable_identifier": "adelev@chicago.com",
+        "error_code": None, "error_message": None,
+        "steps": [{"name": "EntryImportAdd", "type": "Import", "status": "Success",
+                   "description": "Received user 'adelev@chicago.com' change of type (Add) from Active Directory"},
+                  {"name": "EntryExportUpdate", "type": "Export", "status": "Success", "description": "exported"}],
+    }
+
+
+def test_a_redundant_export_is_a_harmless_skip():
+    result = on_demand_result(DN, answer(
+        {"result": "Skipped", "details": {"errorCode": "RedundantExport",
+                                          "errorMessage": "The state of the user in both the source and target "
+                                                          "systems already match."}},
+        {"action": "Other", "statusInfo": {"status": "Skipped"}}))
+    assert result["result"] == "Skipped" and result["ok"] is True
+    assert result["error_code"] == "RedundantExport"
+    assert result["error_message"].startswith("The state of the user")
+
+
+def test_a_scoping_skip_is_not_ok():
+    result = on_demand_result(DN, answer({"result": "Skipped", "details": {"errorCode": "NotEffectivelyEntitled"}},
+                                         {"statusInfo": {"status": "Skipped"}}))
+    assert result["ok"] is False
+
+
+def test_a_failure_takes_its_message_from_details_status_or_failed_step():
+    from_details = on_demand_result(DN, answer({"result": "Failure", "details": {
+        "errorCode": "AttributeValueMustBeUnique", "errorMessage": "proxyAddresses value is already used"}}, {}))
+    assert (from_details["ok"], from_details["error_code"], from_details["error_message"]) == (
+        False, "AttributeValueMustBeUnique", "proxyAddresses value is already used")
+    from_step = on_demand_result(DN, answer({"result": "Failure", "details": {}}, {
+        "provisioningSteps": [{"name": "EntryExportUpdate", "type": "Export", "status": "Failure",
+                               "description": "InvalidSoftMatch on alice@contoso.com"}],
+        "statusInfo": {"status": "Failure", "errorCode": "InvalidSoftMatch", "reason": None}}))
+    assert (from_step["error_code"], from_step["error_message"]) == (
+        "InvalidSoftMatch", "InvalidSoftMatch on alice@contoso.com")
+
+
+def test_an_answer_without_json_reads_as_unknown():
+    result = on_demand_result(DN, {"key": "not json", "value": None})
+    assert (result["result"], result["ok"], result["steps"]) == ("Unknown", False, [])
+
+
+def test_an_object_graph_refused_is_a_failure_with_graphs_message():
+    error = GraphError("Microsoft Graph answered 404 Request_ResourceNotFound to POST ...: No user", status=404,
+                       code="Request_ResourceNotFound")
+    result = refused(DN, error)
+    assert (result["sent"], result["result"], result["ok"], result["error_code"]) == (
+        True, "Failure", False, "Request_ResourceNotFound")
+    assert "No user" in result["error_message"]

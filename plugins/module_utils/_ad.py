@@ -45,6 +45,7 @@ USER_ATTRIBUTES = (
     "proxyAddresses",
     "objectGUID",
     "mS-DS-ConsistencyGuid",
+    "mailNickname",
 )
 
 
@@ -159,6 +160,7 @@ class AdUser:
     mail: str | None = None
     proxy_addresses: tuple[str, ...] = ()
     consistency_guid: bytes | None = None
+    mail_nickname: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -384,7 +386,8 @@ def _user_from_entry(entry: Mapping) -> AdUser:
     raw = entry.get("raw_attributes", {})
     guid_raw = raw.get("objectGUID") or [b""]
     consistency = raw.get("mS-DS-ConsistencyGuid") or [None]
-    known = {"sAMAccountName", "userPrincipalName", "mail", "proxyAddresses", "objectGUID", "mS-DS-ConsistencyGuid"}
+    known = {"sAMAccountName", "userPrincipalName", "mail", "proxyAddresses", "objectGUID", "mS-DS-ConsistencyGuid",
+             "mailNickname"}
     return AdUser(
         distinguished_name=entry["dn"],
         object_guid=str(uuid.UUID(bytes_le=guid_raw[0])) if len(guid_raw[0]) == 16 else "",
@@ -393,6 +396,7 @@ def _user_from_entry(entry: Mapping) -> AdUser:
         mail=_single(attributes, "mail"),
         proxy_addresses=tuple(attributes.get("proxyAddresses") or ()),
         consistency_guid=consistency[0],
+        mail_nickname=_single(attributes, "mailNickname"),
         extra={name: value for name, value in attributes.items() if name not in known},
     )
 

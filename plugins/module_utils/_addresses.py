@@ -342,6 +342,15 @@ def validate_proxy_address(value: str) -> list[Violation]:
     return _violations("invalid_proxy_address", value, _proxy_value_problems(value))
 
 
+def validate_mail_nickname(nickname: str) -> str | None:
+    """What is wrong with an Exchange alias (mailNickname), or None: a local part of at most 64 characters."""
+    if len(nickname) > 64:
+        return "is longer than 64 characters"
+    if "@" in nickname:
+        return "holds an '@'; give the part before it"
+    return _local_part_problem(nickname)
+
+
 def validate_upn(upn: str) -> list[Violation]:
     """Rule book §1 for a userPrincipalName. Suffix routability is left to verified-domain checks (§2)."""
     return _violations("invalid_upn", upn, _upn_problems(upn))

@@ -109,7 +109,7 @@ class Alignment:
 # --- the request ----------------------------------------------------------------------------
 
 
-def alignment_request(pair: Pair, options: AlignmentOptions) -> dict:
+def alignment_request(pair: Pair, options: AlignmentOptions, initial_domain: str | None = None) -> dict:
     """The ad_user_smtp request for one pair (identity by objectGUID, which survives renames and moves)."""
     cloud, onprem = pair.cloud, pair.onprem
     cloud_primary = cloud.primary_smtp
@@ -134,10 +134,36 @@ def alignment_request(pair: Pair, options: AlignmentOptions) -> dict:
         request["primary_smtp"] = primary
     if secondaries:
         request["secondary_smtp"] = {"add": secondaries}
+    nickname = _kept_nickname(pair, initial_domain, primary or own_primary)
+    if nickname:
+        request["mail_nickname"] = nickname
     fix = _anchor_fix(pair, options)
     if fix:
         request["consistency_guid"] = fix
     return request
+
+
+def _kept_nickname(pair: Pair, initial_domain: str | None, primary: str | None) -> str | None:
+    """The mailNickname that keeps the cloud user's address in the initial domain, when the on-prem one would not.
+
+    Rule book §2: the sync gives the cloud user one initial-domain address, the MOERA
+    <mailNickname>@<initial domain>, and on-prem values in *.onmicrosoft.com can't carry any other. So
+    the cloud user's own MOERA survives only if the on-prem mailNickname names it. With several, the
+    first is kept; the re-check reports the others as dropped.
+    """
+    if not initial_domain:
+        return None
+    domain = initial_domain.lower()
+    held = [proxy.address.rsplit("@", 1)[0] for proxy in pair.cloud.smtp_addresses()
+            if domain_of(proxy.address).lower() == domain]
+    if not held:
+        return None
+    onprem = pair.onprem
+    # §2: mailNickname, else the prefix of the primary SMTP (as aligned), else of mail, else of the UPN
+    source = onprem.mail_nickname or primary or onprem.mail or onprem.user_principal_name or ""
+    if source.rsplit("@", 1)[0].lower() in {local.lower() for local in held}:
+        return None
+    return held[0]
 
 
 def _anchor_fix(pair: Pair, options: AlignmentOptions) -> str | None:
@@ -175,6 +201,7 @@ class _Stored:
     mail: str | None
     user_principal_name: str | None
     consistency_guid: bytes | None
+    mail_nickname: str | None
 
 
 def _stored(user: OnPremUser) -> _Stored:
@@ -182,7 +209,8 @@ def _stored(user: OnPremUser) -> _Stored:
         guid = anchor_bytes(user.consistency_guid) if user.consistency_guid else None
     except AnchorError:
         guid = None  # unreadable: the predictor reports it (invalid_source_anchor)
-    return _Stored(user.distinguished_name, user.proxy_addresses, user.mail, user.user_principal_name, guid)
+    return _Stored(user.distinguished_name, user.proxy_addresses, user.mail, user.user_principal_name, guid,
+                   user.mail_nickname)
 
 
 def apply_request(user: OnPremUser, request: Mapping) -> tuple[OnPremUser, bool]:
@@ -190,7 +218,8 @@ def apply_request(user: OnPremUser, request: Mapping) -> tuple[OnPremUser, bool]
     plan = plan_user(_stored(user), UserRequest.from_params(request))
     after = plan.after
     return dataclasses.replace(user, proxy_addresses=tuple(after["proxyAddresses"]), mail=after["mail"],
-                               consistency_guid=after["consistency_guid"]), plan.changed
+                               consistency_guid=after["consistency_guid"],
+                               mail_nickname=after["mailNickname"]), plan.changed
 
 
 # --- checking with the predictor ------------------------------------------------------------
@@ -233,13 +262,14 @@ def _predict_by_user(users: list[OnPremUser], states: Mapping[int, OnPremUser], 
 def plan_alignment(pairs: Sequence[Pair], scope: Iterable[OnPremUser], index: CloudIndex, tenant: Tenant | Mapping,
                    options: AlignmentOptions = AlignmentOptions()) -> list[Alignment]:
     """One Alignment per pair, in pair order. `scope` is every on-prem user in sync scope, as read."""
+    tenant = tenant if isinstance(tenant, Tenant) else Tenant.from_dict(tenant)
     users = _with_all(pairs, scope)
     planned: dict[int, tuple[dict, OnPremUser, bool]] = {}
     refused: dict[int, list[str]] = {}
     synced: set[int] = set()
     for pair in pairs:
         try:
-            request = alignment_request(pair, options)
+            request = alignment_request(pair, options, tenant.initial_domain)
             _refuse_detaching(pair, request, index, options)
             after, changes = apply_request(pair.onprem, request)
         except (Refused, AddressError, AnchorError) as err:

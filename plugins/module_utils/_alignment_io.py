@@ -54,7 +54,7 @@ def onprem_user(user: AdUser) -> OnPremUser:
         "proxyAddresses": list(user.proxy_addresses),
         "objectGUID": user.object_guid,
         "mS-DS-ConsistencyGuid": user.consistency_guid,
-        "mailNickname": _first(user.extra.get("mailNickname")),
+        "mailNickname": user.mail_nickname,
         "isCriticalSystemObject": bool(_first(user.extra.get("isCriticalSystemObject"))),
         "displayName": _first(user.extra.get("displayName")),
         "employeeID": _first(user.extra.get("employeeID")),

@@ -132,33 +132,38 @@ def on_demand_body(rule_id: str, distinguished_name: str) -> dict:
 
 
 class CallWindow:
-    """At most ``limit`` call starts in any ``window`` seconds, on the caller's clock."""
+    """At most ``limit`` calls in any ``window`` seconds, on the caller's clock.
+
+    A call counts from when its answer came back, not from when it was sent: the server
+    counts arrivals, which fall somewhere in between, so a window measured from the starts
+    can close early on the server's clock when the first call was slow to arrive.
+    """
 
     def __init__(self, limit: int = ON_DEMAND_CALLS, window: float = ON_DEMAND_WINDOW) -> None:
         if limit < 1 or window <= 0:
             raise ValueError("a call window needs a positive limit and length")
         self.limit = limit
         self.window = window
-        self._starts: deque[float] = deque()
+        self._ends: deque[float] = deque()
 
     def delay(self, now: float) -> float:
         """Seconds to wait from ``now`` until a call may start."""
-        while self._starts and now - self._starts[0] >= self.window:
-            self._starts.popleft()
-        if len(self._starts) < self.limit:
+        while self._ends and now - self._ends[0] >= self.window:
+            self._ends.popleft()
+        if len(self._ends) < self.limit:
             return 0.0
-        return self._starts[0] + self.window - now
+        return self._ends[0] + self.window - now
 
     def record(self, now: float) -> None:
-        self._starts.append(now)
+        """Count a call whose answer came back at ``now``."""
+        self._ends.append(now)
 
     def wait(self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
-        """Sleep until a call may start, and count it as started."""
+        """Sleep until a call may start."""
         delay = self.delay(clock())
         while delay > 0:
             sleep(delay)
             delay = self.delay(clock())
-        self.record(clock())
 
 
 # --- reading the answer -------------------------------------------------------------------
@@ -276,5 +281,7 @@ def provision_on_demand(client, job: SyncJob, rule_id: str, distinguished_names:
         except GraphError as err:
             results.append(refused(distinguished_name, err))
             continue
+        finally:
+            window.record(time.monotonic())
         results.append(on_demand_result(distinguished_name, answer))
     return results

@@ -28,10 +28,10 @@ from ansible_collections.hybrid.identity.plugins.module_utils._anchor import anc
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
 
 JOURNAL_VERSION = 1
-STATE_KEYS = ("proxyAddresses", "mail", "userPrincipalName", "consistency_guid")
+STATE_KEYS = ("proxyAddresses", "mail", "userPrincipalName", "consistency_guid", "mailNickname")
 # The LDAP attribute each state key is written to.
 ATTRIBUTES = {"proxyAddresses": "proxyAddresses", "mail": "mail", "userPrincipalName": "userPrincipalName",
-              "consistency_guid": "mS-DS-ConsistencyGuid"}
+              "consistency_guid": "mS-DS-ConsistencyGuid", "mailNickname": "mailNickname"}
 
 
 class JournalError(HybridIdentityError):
@@ -50,7 +50,8 @@ def state_of(user) -> dict:
     """The journaled values of an AD user as read (an AdUser: consistency_guid as bytes)."""
     guid = user.consistency_guid
     return {"proxyAddresses": list(user.proxy_addresses), "mail": user.mail,
-            "userPrincipalName": user.user_principal_name, "consistency_guid": immutable_id(guid) if guid else None}
+            "userPrincipalName": user.user_principal_name, "consistency_guid": immutable_id(guid) if guid else None,
+            "mailNickname": user.mail_nickname}
 
 
 def same_state(left: Mapping, right: Mapping) -> bool:
@@ -59,9 +60,11 @@ def same_state(left: Mapping, right: Mapping) -> bool:
 
 
 def differences(left: Mapping, right: Mapping) -> list[str]:
-    """The state keys whose values differ."""
+    """The state keys whose values differ; a key one side does not hold (an older journal) is not compared."""
     changed = []
     for key in STATE_KEYS:
+        if key not in left or key not in right:
+            continue
         if key == "proxyAddresses":
             if sorted(left.get(key) or ()) != sorted(right.get(key) or ()):
                 changed.append(key)
@@ -96,7 +99,8 @@ class JournalRecord:
 def _state(value: object) -> dict:
     if not isinstance(value, dict):
         raise ValueError("before and after must be objects")
-    return {key: value.get(key) for key in STATE_KEYS}
+    # a key an older journal did not record stays absent, and is neither compared nor restored
+    return {key: value[key] for key in STATE_KEYS if key in value}
 
 
 def record_for(run_id: str, plan, object_guid: str, time: str | None = None) -> JournalRecord:

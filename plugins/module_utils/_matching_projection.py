@@ -14,7 +14,9 @@ Decisions beyond the rule book, each written where it is applied:
 - "Exchange-licensed" (§2: unverified domains dropped) is read as "the joined cloud user has a
   mailbox"; a new user has none yet, so its unverified-domain addresses are kept.
 - On-prem addresses in the tenant's own initial domain are kept, other `*.onmicrosoft.com`
-  values are dropped; the joined user's own initial-domain addresses stay (they are not "dropped").
+  values are dropped. The joined user's own initial-domain addresses are replaced by the MOERA,
+  as §2 derives the cloud addresses from on-prem alone: one that is not the MOERA is reported as
+  dropped (an on-prem mailNickname naming it keeps it).
 - With no on-prem primary at all, the predicted primary is None: Exchange Online picks one.
 - A quarantined value leaves the prediction: a quarantined UPN becomes None (its 4 digits are
   random) and `quarantined` lists each value as onPremisesProvisioningErrors will show it.
@@ -112,11 +114,8 @@ def project(user: OnPremUser, addresses: list[ProxyAddress], primary: ProxyAddre
         is_primary = primary is not None and proxy.key == primary.key
         kept.setdefault(proxy.key, proxy.as_primary() if is_primary else proxy.as_secondary())
     onprem_keys = frozenset(kept)
-    # rule book §2: the MOERA is added; the cloud keeps its initial-domain addresses
+    # rule book §2: the MOERA is added
     kept.setdefault(moera.key, moera)
-    for proxy in joined.smtp_addresses() if joined else ():
-        if _in_initial_domain(proxy, tenant):
-            kept.setdefault(proxy.key, proxy.as_secondary())
     if mailbox and upn and tenant.is_verified(domain_of(upn)):
         # rule book §2: a mailbox user also gets its UPN as a secondary address
         upn_address = ProxyAddress.smtp(upn)
@@ -223,15 +222,19 @@ def change_findings(projection: Projection, joined: CloudUser, tenant: Tenant) -
             f"so the user sends as {becomes} from then on. Set the on-prem primary to {cloud_primary.address}, or "
             "accept the change.",
             "proxyAddresses", f"{cloud_primary.address} -> {becomes}"))
-    dropped = [proxy.address for proxy in joined.smtp_addresses()
-               if proxy.key not in projection.addresses and not _in_initial_domain(proxy, tenant)]
+    dropped = [proxy.address for proxy in joined.smtp_addresses() if proxy.key not in projection.addresses]
     if dropped:
         # rule book §5: cloud secondaries that are not on-prem are dropped the same way
+        routing = [address for address in dropped if _in_initial_domain(ProxyAddress.smtp(address), tenant)]
+        how = "Add them to the on-prem proxyAddresses as smtp: values"
+        if routing:
+            # §2: on-prem can't carry them; only the MOERA, <mailNickname>@<initial domain>, is derived
+            how = (f"Add those in verified domains to the on-prem proxyAddresses as smtp: values; to keep "
+                   f"{routing[0]}, set the on-prem mailNickname to {routing[0].rsplit('@', 1)[0]}")
         findings.append(Finding.of(
             "cloud_addresses_will_be_dropped",
             f"The sync removes {len(dropped)} address(es) of {joined.label} that the on-prem user does not carry: "
-            f"{', '.join(dropped)}. Add them to the on-prem proxyAddresses as smtp: values, or accept that mail to "
-            "them bounces.",
+            f"{', '.join(dropped)}. {how}, or accept that mail to them bounces.",
             "proxyAddresses", ", ".join(dropped), dropped))
     findings += _upn_change(projection, joined, tenant)
     return findings

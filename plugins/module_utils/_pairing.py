@@ -12,7 +12,10 @@ Pure: standard library only, no Ansible, no I/O.
 Decisions beyond the rule book, each written where it is applied:
 - The source anchor is tried first: the sync hard-matches before anything else (§3.1).
 - `smtp` is two rules: the on-prem primary against every cloud SMTP address first, then
-  every on-prem SMTP address (`mail` included) against every cloud SMTP address.
+  every on-prem SMTP address (`mail` included) against the cloud primary (and `mail`). A
+  secondary address on both sides alone (a team alias two people carry) pairs nobody: the
+  sync would not match on it either (§9.1), and aligning on it would give one person
+  another's mailbox addresses.
 - `upn_prefix` pairs only through `domain_map`: the same prefix in unrelated domains is
   not evidence enough.
 - Users involved in an ambiguity, on either side, are held out of later rules: a weaker
@@ -290,6 +293,12 @@ def _cloud_smtp_keys(entry: CloudEntry) -> list[str]:
     return [proxy.key for proxy in entry.user.smtp_addresses()]
 
 
+def _cloud_primary_keys(entry: CloudEntry) -> list[str]:
+    primary, mail = entry.user.primary_smtp, entry.user.mail
+    keys = [primary.key] if primary else []
+    return [*keys, smtp_key(mail)] if mail else keys
+
+
 def _primary_smtp_keys(user: OnPremUser) -> list[str]:
     primary = onprem_primary(user)
     return [smtp_key(primary)] if primary else []
@@ -342,7 +351,7 @@ def _rule_keys(rule: str, domain_map: Mapping, anchor_mode: str):
     if rule == PRIMARY_SMTP:
         return _primary_smtp_keys, _cloud_smtp_keys
     if rule == ANY_SMTP:
-        return _any_smtp_keys, _cloud_smtp_keys
+        return _any_smtp_keys, _cloud_primary_keys
     if rule == UPN:
         return _onprem_upn_keys, _cloud_upn_keys
     if rule == UPN_PREFIX:

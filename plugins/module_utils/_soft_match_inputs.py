@@ -47,7 +47,7 @@ def read_onprem_users(ad, search_base: str | None, ldap_filter: str | None) -> l
                 "proxyAddresses": list(user.proxy_addresses),
                 "objectGUID": user.object_guid,
                 "mS-DS-ConsistencyGuid": user.consistency_guid,
-                "mailNickname": _first(user.extra.get("mailNickname")),
+                "mailNickname": user.mail_nickname,
                 "isCriticalSystemObject": bool(_first(user.extra.get("isCriticalSystemObject"))),
                 "displayName": _first(user.extra.get("displayName")),
                 "employeeID": _first(user.extra.get("employeeID")),

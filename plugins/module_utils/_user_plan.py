@@ -1,6 +1,6 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Plan the change to one AD user's addresses, mail, UPN and consistency GUID.
+"""Plan the change to one AD user's addresses, mail, UPN, consistency GUID and mailNickname.
 
 Pure (internal to the collection; no stable API): a user as read and a request in, the
 exact LDAP changes and a before/after out. The same plan drives check mode, diff and
@@ -17,6 +17,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._addresses import 
     AddressPlan,
     AddressRequest,
     plan_addresses,
+    validate_mail_nickname,
     validate_upn,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._anchor import (
@@ -33,6 +34,7 @@ class UserRequest:
     sync_mail: bool = True
     user_principal_name: str | None = None
     consistency_guid: bytes | None = None
+    mail_nickname: str | None = None
 
     @classmethod
     def from_params(cls, params: Mapping) -> UserRequest:
@@ -47,6 +49,14 @@ class UserRequest:
                     problem=f"user_principal_name {upn!r}: {violations[0].message}",
                     hint="fix the UPN (rule book §1 lists what a UPN may hold)",
                 )
+        nickname = params.get("mail_nickname")
+        if nickname is not None:
+            problem = validate_mail_nickname(nickname)
+            if problem:
+                raise AddressError(rule="mail_nickname", value=nickname,
+                                   problem=f"mail_nickname {nickname!r} {problem}",
+                                   hint="an alias is what comes before the '@' of an address (rule book §2: "
+                                        "the MOERA is <mailNickname>@<initial domain>)")
         guid = params.get("consistency_guid")
         return cls(
             identity=params["identity"],
@@ -54,6 +64,7 @@ class UserRequest:
             sync_mail=params.get("sync_mail", True),
             user_principal_name=upn,
             consistency_guid=anchor_from_any(guid) if guid else None,
+            mail_nickname=nickname,
         )
 
 
@@ -116,13 +127,19 @@ def plan_user(user, request: UserRequest) -> UserPlan:
         guid = request.consistency_guid
         changes.append(("mS-DS-ConsistencyGuid", _present(user.consistency_guid), (guid,)))
 
+    nickname = user.mail_nickname
+    if request.mail_nickname and request.mail_nickname != user.mail_nickname:
+        nickname = request.mail_nickname
+        changes.append(("mailNickname", _present(user.mail_nickname), (nickname,)))
+
     return UserPlan(
         identity=request.identity,
         distinguished_name=user.distinguished_name,
         addresses=addresses,
         changes=tuple(changes),
-        before=_view(user.proxy_addresses, user.mail, user.user_principal_name, user.consistency_guid),
-        after=_view(addresses.after if addresses.changed else user.proxy_addresses, mail, upn, guid),
+        before=_view(user.proxy_addresses, user.mail, user.user_principal_name, user.consistency_guid,
+                     user.mail_nickname),
+        after=_view(addresses.after if addresses.changed else user.proxy_addresses, mail, upn, guid, nickname),
     )
 
 
@@ -130,12 +147,13 @@ def _present(value) -> tuple:
     return (value,) if value else ()
 
 
-def _view(proxy_addresses, mail, upn, guid) -> dict:
+def _view(proxy_addresses, mail, upn, guid, nickname) -> dict:
     return {
         "proxyAddresses": list(proxy_addresses),
         "mail": mail,
         "userPrincipalName": upn,
         "consistency_guid": immutable_id(guid) if guid else None,
+        "mailNickname": nickname,
     }
 
 

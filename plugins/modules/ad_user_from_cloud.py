@@ -58,6 +58,13 @@ options:
       - The initial password of the new users; they are created enabled. Without it they are created disabled.
       - Keep it in a vault. The domain's password policy applies.
     type: str
+  features:
+    description:
+      - Tenant synchronization switches as they will be at sync time, as for M(hybrid.identity.soft_match_check).
+        Values given here win over what is read.
+      - For example C(blockSoftMatchEnabled=false) when the sync runs in a matching window; otherwise a tenant that
+        blocks soft matching leaves every user out, since the sync would refuse the match.
+    type: dict
 notes:
   - Graph is only read. Application permissions used are C(User.Read.All) (needed), C(Domain.Read.All),
     C(RoleManagement.Read.Directory) and C(OnPremDirectorySynchronization.Read.All) (a warning names any that
@@ -161,6 +168,7 @@ ARGUMENT_SPEC = {
     "ou": {"type": "str", "required": True},
     "sam_account_name_template": {"type": "str", "default": "{upn_prefix}"},
     "password": {"type": "str", "no_log": True},
+    "features": {"type": "dict"},
 }
 SELECT = ",".join(CLOUD_PROPERTIES)
 
@@ -177,7 +185,7 @@ def read_cloud(client, params):
         records, problems = choose(everyone, params["users"])
     reader = CloudReader(client)
     records = with_admin_roles(records, reader.admin_roles(), ())
-    tenant = merge_tenant({}, reader.domains(), reader.features())
+    tenant = merge_tenant({"features": params["features"]}, reader.domains(), reader.features())
     return records, problems, tenant, reader.warnings
 
 

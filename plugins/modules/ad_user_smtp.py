@@ -101,6 +101,12 @@ options:
       - The source anchor to write into C(mS-DS-ConsistencyGuid), as an ImmutableId (base64) or a GUID.
       - Writing a cloud user's C(onPremisesImmutableId) here makes the next sync hard-match that cloud user.
     type: str
+  mail_nickname:
+    description:
+      - The C(mailNickname) (Exchange alias) the user must have, the part before the C(@) of an address.
+      - The sync derives the cloud user's initial-domain address, C(<mailNickname>@<tenant>.onmicrosoft.com), from
+        it; naming the cloud user's current one keeps that address through the first sync.
+    type: str
   users:
     description:
       - Many users in one task over one connection. Each item takes the options above.
@@ -161,6 +167,9 @@ options:
       consistency_guid:
         description: See O(consistency_guid).
         type: str
+      mail_nickname:
+        description: See O(mail_nickname).
+        type: str
 seealso:
   - name: How Entra ID populates proxyAddresses (KB 3190357)
     description: How the cloud derives a synced user's addresses from these values.
@@ -220,13 +229,15 @@ results:
       description: Whether this user was (or in check mode would be) changed.
       type: bool
     before:
-      description: C(proxyAddresses), C(mail), C(userPrincipalName) and C(consistency_guid) (as ImmutableId) before.
+      description: C(proxyAddresses), C(mail), C(userPrincipalName), C(consistency_guid) (as ImmutableId) and
+        C(mailNickname) before.
       type: dict
       sample:
         proxyAddresses: ["SMTP:alice.old@contoso.com", "smtp:Alice@contoso.com"]
         mail: alice.old@contoso.com
         userPrincipalName: alice@contoso.com
         consistency_guid: null
+        mailNickname: alice
     after:
       description: The same values after the change.
       type: dict
@@ -235,6 +246,7 @@ results:
         mail: alice@contoso.com
         userPrincipalName: alice@contoso.com
         consistency_guid: null
+        mailNickname: alice
     added:
       description: The proxyAddresses values added.
       type: list
@@ -286,6 +298,7 @@ USER_SPEC = {
     "sync_mail": {"type": "bool", "default": True},
     "user_principal_name": {"type": "str"},
     "consistency_guid": {"type": "str"},
+    "mail_nickname": {"type": "str"},
 }
 ARGUMENT_SPEC = USER_SPEC | {
     "identity": {"type": "str"},

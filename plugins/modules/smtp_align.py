@@ -68,7 +68,8 @@ options:
       - The rules that pair the users left after the explicit pairs, tried in the order given.
       - V(source_anchor) pairs a user whose source anchor equals a cloud user's C(onPremisesImmutableId).
       - V(smtp) first pairs on the on-prem primary SMTP address held by a cloud user (as primary or secondary),
-        then on any on-prem SMTP address or C(mail) held by a cloud user.
+        then on any on-prem SMTP address or C(mail) that is a cloud user's primary. An address both sides hold
+        only as a secondary (a team alias) pairs nobody.
       - V(upn) pairs on equal user principal names.
       - V(upn_prefix) pairs on the UPN prefix, with the on-prem suffix mapped through O(domain_map).
       - V(employee_id) pairs on-prem C(employeeID) with cloud C(employeeId).

@@ -20,7 +20,7 @@ import yaml
 from tests.integration._ansible import ansible_env, run_playbook
 from tests.integration._ldif import ldapmodify, snapshot, user
 
-DEMO = Path(__file__).resolve().parents[1] / "lab" / "scenarios" / "demo.yml"
+DEMO = Path(__file__).with_name("files") / "smtp_align_demo.yml"
 RULES = Path(__file__).with_name("files") / "smtp_align.yml"
 AD_OPTIONS = ("ad_server", "ad_username", "ad_password", "ad_ca_cert")
 GRAPH_OPTIONS = ("tenant_id", "client_id", "client_secret", "authority_host", "graph_endpoint", "graph_ca_cert")

@@ -1,5 +1,6 @@
 """The alignment planner: one test per rule, plain data, checked by the real predictor."""
 
+import dataclasses
 import uuid
 
 import pytest
@@ -86,6 +87,43 @@ def test_the_cloud_moera_is_left_out():
 
     assert "adele@contoso.onmicrosoft.com" not in alignment.request["secondary_smtp"]["add"]
     assert alignment.status == "aligned" and alignment.visible_changes == []
+
+
+def test_the_mail_nickname_keeps_the_cloud_moera_through_the_sync():
+    """§2: the cloud MOERA is <mailNickname>@<initial domain>; after aligning, the on-prem primary's prefix
+    (Adele.Vance) would give another one, and the cloud's adele@contoso.onmicrosoft.com would be dropped."""
+    adele = onprem("adele", "SMTP:adele@contoso.com")
+    cloud_adele = cloud("adele", "SMTP:Adele.Vance@contoso.com", "smtp:adele@contoso.com",
+                        "smtp:adele@contoso.onmicrosoft.com")
+
+    [alignment] = plan([adele], [cloud_adele]).values()
+
+    assert alignment.request["mail_nickname"] == "adele"
+    assert alignment.after.mail_nickname == "adele"
+    assert alignment.visible_changes == []
+
+
+def test_an_onprem_mail_nickname_that_names_the_moera_already_is_left_alone():
+    nestor = onprem("nestor", "SMTP:nestor.wilke@contoso.com")
+    nestor = dataclasses.replace(nestor, mail_nickname="Nestor")
+    cloud_nestor = cloud("nestor", "SMTP:nestor.wilke@contoso.com", "smtp:nestor@contoso.onmicrosoft.com")
+
+    [alignment] = plan([nestor], [cloud_nestor]).values()
+
+    assert "mail_nickname" not in (alignment.request or {})  # case aside, it names the MOERA already
+    assert alignment.status == "unchanged" and alignment.visible_changes == []
+
+
+def test_only_one_initial_domain_address_can_be_kept_and_the_other_is_reported():
+    lee = onprem("lee", "SMTP:lee@contoso.com")
+    cloud_lee = cloud("lee", "SMTP:lee@contoso.com", "smtp:lee@contoso.onmicrosoft.com",
+                      "smtp:lgu@contoso.onmicrosoft.com")
+
+    [alignment] = plan([lee], [cloud_lee]).values()
+
+    assert "mail_nickname" not in (alignment.request or {})  # lee: the first one is the MOERA already
+    [finding] = alignment.visible_changes
+    assert finding.code == "cloud_addresses_will_be_dropped" and "lgu@contoso.onmicrosoft.com" in finding.message
 
 
 def test_primary_onprem_keeps_the_onprem_primary_and_reports_the_visible_change():
@@ -231,3 +269,18 @@ def test_apply_request_is_what_ad_user_smtp_would_write():
 def test_an_unknown_policy_is_refused():
     with pytest.raises(ConfigurationError):
         AlignmentOptions(primary="newest")
+
+
+@pytest.mark.parametrize("nickname", ["adele@contoso.com", ".adele", "ad ele", "a" * 65])
+def test_a_mail_nickname_that_is_no_alias_is_refused_before_anything_is_planned(nickname):
+    from ansible_collections.hybrid.identity.plugins.module_utils._addresses import AddressError
+
+    with pytest.raises(AddressError, match="mail_nickname"):
+        apply_request(onprem("adele", "SMTP:adele@contoso.com"), {"identity": "adele", "mail_nickname": nickname})
+
+
+def test_a_mail_nickname_is_planned_as_an_exact_replace():
+    after, changed = apply_request(onprem("adele", "SMTP:adele@contoso.com"),
+                                   {"identity": "adele", "mail_nickname": "adele.v"})
+
+    assert changed and after.mail_nickname == "adele.v"

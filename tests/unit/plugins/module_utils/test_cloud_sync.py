@@ -109,6 +109,7 @@ def starts(count: int, call_seconds: float = 0.0, limit: int = 5, window: float 
         limiter.wait(fake.clock, fake.sleep)
         started.append(fake.now)
         fake.now += call_seconds
+        limiter.record(fake.now)
     return started
 
 
@@ -118,7 +119,22 @@ def test_rule_7_five_calls_per_ten_seconds():
 
 def test_the_window_slides_with_the_calls_that_took_time():
     assert starts(7, call_seconds=3) == [0, 3, 6, 9, 12, 15, 18]
-    assert starts(8, call_seconds=1) == [0, 1, 2, 3, 4, 10, 11, 12]
+    # each call counts from its answer: the sixth waits for the first answer (at 1) plus 10 seconds
+    assert starts(8, call_seconds=1) == [0, 1, 2, 3, 4, 11, 12, 13]
+
+
+def test_a_slow_first_call_delays_the_sixth_past_the_servers_window():
+    """The server counts arrivals; the first may arrive as late as its answer comes back."""
+    fake, limiter = FakeClock(), CallWindow(5, 10)
+    answers = []
+    for seconds in (2.0, 0.1, 0.1, 0.1, 0.1, 0.1):
+        limiter.wait(fake.clock, fake.sleep)
+        start = fake.now
+        fake.now += seconds
+        limiter.record(fake.now)
+        answers.append((start, fake.now))
+    first_answer, sixth_start = answers[0][1], answers[5][0]
+    assert sixth_start - first_answer >= 10
 
 
 def test_no_ten_second_window_ever_holds_more_than_five_starts():

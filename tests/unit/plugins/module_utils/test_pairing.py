@@ -61,12 +61,21 @@ def test_primary_smtp_is_mail_when_there_is_no_smtp_value():
     assert pairs_of(pairing) == [("grady", "ga@contoso.com", "primary_smtp")]
 
 
-def test_any_onprem_smtp_address_pairs_after_the_primary():
-    pairing = pair_users([onprem("diego", "SMTP:diego@fabrikam.com", "smtp:dsiciliani@contoso.com",
+def test_an_onprem_secondary_pairs_with_the_cloud_primary_after_the_primary_rule():
+    pairing = pair_users([onprem("diego", "SMTP:diego@fabrikam.com", "smtp:Diego.Siciliani@contoso.com",
                                  upn="d@contoso.local")],
                          [cloud("ds@contoso.com", "SMTP:diego.siciliani@contoso.com", "smtp:dsiciliani@contoso.com")])
 
     assert pairs_of(pairing) == [("diego", "ds@contoso.com", "smtp")]
+
+
+def test_a_secondary_on_both_sides_pairs_nobody():
+    """A team alias that lou carries on-prem and leo in the cloud says nothing about who lou is."""
+    pairing = pair_users([onprem("lou", "SMTP:lou@contoso.com", "smtp:support.desk@contoso.com",
+                                 upn="lou@contoso.com")],
+                         [cloud("leo@contoso.com", "SMTP:leo@contoso.com", "smtp:support.desk@contoso.com")])
+
+    assert pairs_of(pairing) == []
 
 
 def test_the_primary_wins_over_a_secondary_that_points_elsewhere():

@@ -1,0 +1,24 @@
+# Copyright: contributors to the hybrid.identity collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The users of a soft_match_check prediction that a careful sync takes, with what to verify afterwards."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError
+from ansible_collections.hybrid.identity.plugins.module_utils._sync_candidates import (
+    sync_candidates as _sync_candidates,
+)
+
+
+def sync_candidates(results, accept=None, new_users=True):
+    try:
+        return _sync_candidates(results, accept or (), bool(new_users))
+    except ConfigurationError as err:
+        raise AnsibleFilterError(f"sync_candidates: {err}. {err.hint}".strip()) from err
+
+
+class FilterModule:
+    def filters(self):
+        return {"sync_candidates": sync_candidates}

@@ -29,6 +29,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._soft_match_inputs
     ONPREM_ATTRIBUTES,
     CloudReader,
     merge_tenant,
+    onprem_record,
     read_cloud_users,
     with_admin_roles,
 )
@@ -38,27 +39,9 @@ SCOPE_ATTRIBUTES = tuple(dict.fromkeys(USER_ATTRIBUTES + ONPREM_ATTRIBUTES))
 GUIDS_PER_SEARCH = 100
 
 
-def _first(value):
-    if isinstance(value, list):
-        return value[0] if value else None
-    return value
-
-
 def onprem_user(user: AdUser) -> OnPremUser:
     """An AD user as the predictor and the pairing read it."""
-    return OnPremUser.from_dict({
-        "distinguishedName": user.distinguished_name,
-        "sAMAccountName": user.sam_account_name,
-        "userPrincipalName": user.user_principal_name,
-        "mail": user.mail,
-        "proxyAddresses": list(user.proxy_addresses),
-        "objectGUID": user.object_guid,
-        "mS-DS-ConsistencyGuid": user.consistency_guid,
-        "mailNickname": user.mail_nickname,
-        "isCriticalSystemObject": bool(_first(user.extra.get("isCriticalSystemObject"))),
-        "displayName": _first(user.extra.get("displayName")),
-        "employeeID": _first(user.extra.get("employeeID")),
-    })
+    return OnPremUser.from_dict(onprem_record(user))
 
 
 def read_scope(ad: AdSession, search_base: str | None, ldap_filter: str | None) -> list[AdUser]:

@@ -36,24 +36,26 @@ PAGE_SIZE = "999"  # rule book §8: the most Graph gives in one page
 
 def read_onprem_users(ad, search_base: str | None, ldap_filter: str | None) -> list[dict]:
     """Every user in scope, as the predictor reads them (objectGUID as its GUID string)."""
-    users = []
-    for user in ad.scan(ONPREM_ATTRIBUTES, search_base=search_base, ldap_filter=ldap_filter):
-        users.append(
-            {
-                "distinguishedName": user.distinguished_name,
-                "sAMAccountName": user.sam_account_name,
-                "userPrincipalName": user.user_principal_name,
-                "mail": user.mail,
-                "proxyAddresses": list(user.proxy_addresses),
-                "objectGUID": user.object_guid,
-                "mS-DS-ConsistencyGuid": user.consistency_guid,
-                "mailNickname": user.mail_nickname,
-                "isCriticalSystemObject": bool(_first(user.extra.get("isCriticalSystemObject"))),
-                "displayName": _first(user.extra.get("displayName")),
-                "employeeID": _first(user.extra.get("employeeID")),
-            }
-        )
-    return users
+    return [onprem_record(user) for user in ad.scan(ONPREM_ATTRIBUTES, search_base=search_base,
+                                                    ldap_filter=ldap_filter)]
+
+
+def onprem_record(user) -> dict:
+    """An AD user (``_ad.AdUser``) as the predictor and the pairing read it."""
+    return {
+        "distinguishedName": user.distinguished_name,
+        "sAMAccountName": user.sam_account_name,
+        "userPrincipalName": user.user_principal_name,
+        "mail": user.mail,
+        "proxyAddresses": list(user.proxy_addresses),
+        "objectGUID": user.object_guid,
+        "mS-DS-ConsistencyGuid": user.consistency_guid,
+        "mailNickname": user.mail_nickname,
+        # LDAP answers 'TRUE' or 'FALSE' (a non-empty string either way): the record parses it.
+        "isCriticalSystemObject": _first(user.extra.get("isCriticalSystemObject")),
+        "displayName": _first(user.extra.get("displayName")),
+        "employeeID": _first(user.extra.get("employeeID")),
+    }
 
 
 def read_cloud_users(client) -> list[dict]:

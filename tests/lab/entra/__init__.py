@@ -179,6 +179,8 @@ class EntraEmulator:
             "lab_client_certificate_thumbprint": credentials.full_app.certificates[0].hex_sha1,
             "lab_low_client_id": credentials.low_app.client_id,
             "lab_low_client_secret": credentials.low_app.secret,
+            "lab_reader_client_id": credentials.reader_app.client_id,
+            "lab_reader_client_secret": credentials.reader_app.secret,
             "lab_sync_service_principal_id": sync_ids(credentials.tenant_id).service_principal_id,
             "lab_sync_job_id": sync_ids(credentials.tenant_id).job_id,
         }

@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-# Application permissions (the token's `roles`) of the two lab apps.
+# Application permissions (the token's `roles`) of the lab apps: one with everything the
+# collection uses, one that can read nothing it needs, one that can read users and no more.
 FULL_APP_ROLES = (
     "User.Read.All", "User.ReadWrite.All", "Domain.Read.All", "RoleManagement.Read.Directory",
     "Organization.Read.All", "OnPremDirectorySynchronization.ReadWrite.All",
@@ -31,6 +32,7 @@ FULL_APP_ROLES = (
     "Group.Read.All", "OrgContact.Read.All",
 )
 LOW_APP_ROLES = ("Domain.Read.All",)
+READER_APP_ROLES = ("User.Read.All",)
 
 CREDENTIALS_FILE = "credentials.json"
 SIGNING_KEY_FILE = "signing-key.pem"
@@ -71,6 +73,11 @@ def _self_signed(common_name: str, key: rsa.RSAPrivateKey, years: int = 5) -> x5
             .not_valid_after(now + timedelta(days=365 * years))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
+
+
+def _new_app(display_name: str, roles: tuple[str, ...]) -> dict:
+    return {"client_id": str(uuid.uuid4()), "display_name": display_name,
+            "service_principal_id": str(uuid.uuid4()), "roles": list(roles), "secret": new_client_secret()}
 
 
 @dataclass(frozen=True)
@@ -114,13 +121,14 @@ class Credentials:
     tenant_id: str
     full_app: AppRegistration
     low_app: AppRegistration
+    reader_app: AppRegistration
     signing_key: rsa.RSAPrivateKey
     signing_certificate: x509.Certificate
     app_certificate_path: Path
 
     @property
     def apps(self) -> dict[str, AppRegistration]:
-        return {self.full_app.client_id: self.full_app, self.low_app.client_id: self.low_app}
+        return {app.client_id: app for app in (self.full_app, self.low_app, self.reader_app)}
 
     @property
     def signing_kid(self) -> str:
@@ -135,11 +143,13 @@ class Credentials:
         if not record_path.exists():
             cls._create(home)
         record = json.loads(record_path.read_text())
+        if "reader_app" not in record:  # a lab directory from before the reader app: add it
+            record["reader_app"] = _new_app("hybrid-identity-lab-reader", READER_APP_ROLES)
+            _write_private(record_path, json.dumps(record, indent=2).encode())
         signing_key = serialization.load_pem_private_key((home / SIGNING_KEY_FILE).read_bytes(), None)
         signing_cert = x509.load_pem_x509_certificate((home / SIGNING_CERT_FILE).read_bytes())
         app_cert = x509.load_pem_x509_certificate((home / APP_CERT_FILE).read_bytes())
-        full = record["full_app"]
-        low = record["low_app"]
+        full, low, reader = record["full_app"], record["low_app"], record["reader_app"]
         return cls(
             tenant_id=record["tenant_id"],
             full_app=AppRegistration(full["client_id"], full["display_name"], full["service_principal_id"],
@@ -147,6 +157,8 @@ class Credentials:
                                      (RegisteredCertificate.of(app_cert),)),
             low_app=AppRegistration(low["client_id"], low["display_name"], low["service_principal_id"],
                                     tuple(low["roles"]), low["secret"]),
+            reader_app=AppRegistration(reader["client_id"], reader["display_name"],
+                                       reader["service_principal_id"], tuple(reader["roles"]), reader["secret"]),
             signing_key=signing_key,
             signing_certificate=signing_cert,
             app_certificate_path=home / APP_CERT_FILE,
@@ -167,12 +179,9 @@ class Credentials:
                        + app_key.private_bytes(pem_key, pkcs8, unencrypted))
         record = {
             "tenant_id": str(uuid.uuid4()),
-            "full_app": {"client_id": str(uuid.uuid4()), "display_name": "hybrid-identity-lab",
-                         "service_principal_id": str(uuid.uuid4()), "roles": list(FULL_APP_ROLES),
-                         "secret": new_client_secret()},
-            "low_app": {"client_id": str(uuid.uuid4()), "display_name": "hybrid-identity-lab-low",
-                        "service_principal_id": str(uuid.uuid4()), "roles": list(LOW_APP_ROLES),
-                        "secret": new_client_secret()},
+            "full_app": _new_app("hybrid-identity-lab", FULL_APP_ROLES),
+            "low_app": _new_app("hybrid-identity-lab-low", LOW_APP_ROLES),
+            "reader_app": _new_app("hybrid-identity-lab-reader", READER_APP_ROLES),
         }
         # Written last: its presence means the set is complete.
         _write_private(home / CREDENTIALS_FILE, json.dumps(record, indent=2).encode())

@@ -29,7 +29,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_errors import CredentialRefused, Throttled
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_retry import RetryPolicy
-from tests.integration._ansible import run_module
+from tests.integration._ansible import run_module, task_result
 from tests.integration._private_emulator import private_emulator
 from tests.lab import Lab, LabError
 from tests.lab.entra import EntraEmulator
@@ -248,6 +248,41 @@ def test_requests_per_lookup_shape(graph: GraphLab, args: dict, found: int, batc
     assert sum(graph_routes.values()) == listings
     assert sum(report["inner_routes"].values()) == inner
     assert report["total"] == batches + listings + 2                  # + OIDC discovery and the token
+
+
+# --- connection options from the environment, through ansible-playbook ----------------------
+
+AZURE_VARIABLES = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
+                   "AZURE_AUTHORITY_HOST", "HYBRID_GRAPH_ENDPOINT", "HYBRID_GRAPH_CA_CERT")
+
+
+@pytest.mark.parametrize("credential", ["secret", "certificate"])
+def test_connection_options_fall_back_to_the_environment(graph: GraphLab, monkeypatch: pytest.MonkeyPatch,
+                                                          credential: str):
+    settings = graph.settings
+    for name in AZURE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    if credential == "secret":
+        # The reader app, so that the app Graph sees can only have come from AZURE_CLIENT_ID.
+        app_id = settings["lab_reader_client_id"]
+        monkeypatch.setenv("AZURE_CLIENT_SECRET", settings["lab_reader_client_secret"])
+    else:
+        app_id = settings["client_id"]
+        monkeypatch.setenv("AZURE_CLIENT_CERTIFICATE_PATH", settings["lab_client_certificate"])
+    monkeypatch.setenv("AZURE_TENANT_ID", settings["tenant_id"])
+    monkeypatch.setenv("AZURE_CLIENT_ID", app_id)
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", settings["authority_host"])
+    monkeypatch.setenv("HYBRID_GRAPH_ENDPOINT", settings["graph_endpoint"])
+    monkeypatch.setenv("HYBRID_GRAPH_CA_CERT", settings["graph_ca_cert"])
+
+    task = {"name": "Look up a user with the connection taken from the environment",
+            "hybrid.identity.cloud_user_lookup": {"upn": ["synced@contoso.com"]}}
+    completed, result = task_result(task)
+
+    assert not result.get("failed"), (result, completed.stdout)
+    assert [user["userPrincipalName"] for user in result["users"]] == ["synced@contoso.com"]
+    graph_calls = [entry for entry in graph.requests()["log"] if entry["path"].startswith("/v1.0/")]
+    assert graph_calls and {entry["app"] for entry in graph_calls} == {app_id}
 
 
 # --- failures that teach, through Ansible ---------------------------------------------------

@@ -27,7 +27,11 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
     GraphClient,
     GraphSettings,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._graph_errors import CredentialRefused, Throttled
+from ansible_collections.hybrid.identity.plugins.module_utils._graph_errors import (
+    CredentialRefused,
+    MissingPermission,
+    Throttled,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_retry import RetryPolicy
 from tests.integration._ansible import run_module, task_result
 from tests.integration._private_emulator import private_emulator
@@ -288,14 +292,54 @@ def test_connection_options_fall_back_to_the_environment(graph: GraphLab, monkey
 # --- failures that teach, through Ansible ---------------------------------------------------
 
 
+def assert_never_carries(error: BaseException, secret: str) -> None:
+    """Neither the failure nor any exception chained to it shows or keeps ``secret`` (text, hint, attributes).
+
+    Ansible masks no_log values in what it prints, so the module's output alone can't show that
+    the collection's own errors leave the secret out; this looks at the errors themselves.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        texts = [str(seen), repr(seen), *(repr(arg) for arg in seen.args),
+                 *(repr(value) for value in vars(seen).values())]
+        assert not [text for text in texts if secret in text], f"{type(seen).__name__} carries the secret"
+        seen = seen.__cause__ or seen.__context__
+
+
 def test_low_permission_app_fails_naming_user_read_all(graph: GraphLab):
-    status, result, _output = graph.lookup(client_id=graph.settings["lab_low_client_id"],
-                                           client_secret=graph.settings["lab_low_client_secret"],
-                                           upn=["synced@contoso.com"])
+    low = {"client_id": graph.settings["lab_low_client_id"], "client_secret": graph.settings["lab_low_client_secret"]}
+    status, result, output = graph.lookup(upn=["synced@contoso.com"], **low)
 
     assert status == "FAILED", result
     assert "User.Read.All" in result["msg"]
     assert "admin consent" in result["hint"]
+    assert low["client_secret"] not in output
+    with pytest.raises(MissingPermission) as denied, graph.client(**low) as client:
+        find_cloud_users(client, LookupRequest(upn=("synced@contoso.com",)))
+    assert denied.value.permission == "User.Read.All"
+    assert_never_carries(denied.value, low["client_secret"])
+    assert low["client_secret"] not in repr(client.settings)
+
+
+def test_reader_app_reads_users_but_include_roles_names_role_management(graph: GraphLab):
+    reader = {"client_id": graph.settings["lab_reader_client_id"],
+              "client_secret": graph.settings["lab_reader_client_secret"]}
+    status, result, _output = graph.lookup(upn=["synced@contoso.com"], **reader)
+    assert status == "SUCCESS", result
+    assert [user["userPrincipalName"] for user in result["users"]] == ["synced@contoso.com"]
+
+    status, result, output = graph.lookup(upn=["synced@contoso.com"], include_roles=True, **reader)
+
+    assert status == "FAILED", result
+    assert "lacks the permission RoleManagement.Read.Directory" in result["msg"]
+    assert "User.Read.All" not in result["msg"]
+    assert "RoleManagement.Read.Directory" in result["hint"] and "admin consent" in result["hint"]
+    assert reader["client_secret"] not in output
+    with pytest.raises(MissingPermission) as denied, graph.client(**reader) as client:
+        find_cloud_users(client, LookupRequest(upn=("synced@contoso.com",), include_roles=True))
+    assert denied.value.permission == "RoleManagement.Read.Directory"
+    assert denied.value.status == 403 and denied.value.request_id
+    assert_never_carries(denied.value, reader["client_secret"])
 
 
 def test_wrong_secret_is_refused_and_never_shown(graph: GraphLab):
@@ -308,7 +352,9 @@ def test_wrong_secret_is_refused_and_never_shown(graph: GraphLab):
     assert WRONG_SECRET not in output
     with pytest.raises(CredentialRefused) as refused, graph.client(client_secret=WRONG_SECRET) as client:
         client.token()
-    assert WRONG_SECRET not in str(refused.value) and WRONG_SECRET not in refused.value.hint
+    assert refused.value.aadsts == 7000215
+    assert_never_carries(refused.value, WRONG_SECRET)
+    assert WRONG_SECRET not in repr(client.settings)
 
 
 def test_certificate_auth(graph: GraphLab):

@@ -468,10 +468,31 @@ def test_advanced_query_headers_go_with_every_page(graph: GraphLab):
     assert graph.requests()["statuses"] == {"200": 3 + 2}   # three pages, OIDC discovery and the token
 
 
+def token_requests(graph: GraphLab) -> int:
+    return sum(count for route, count in graph.requests()["routes"].items() if route.endswith("/oauth2/v2.0/token"))
+
+
+def test_token_is_renewed_near_expiry_and_reused_until_then(graph: GraphLab):
+    # msal treats a cached token with less than 5 minutes left as expired: with 303 s tokens the
+    # first token serves for about 3 s, then the next call asks for a new one.
+    graph.emulator.set_config(token_lifetime=303)
+    with graph.client() as client:
+        first = client.token()
+        issued = time.monotonic()
+        client.get("/users", {"$select": "id"})
+        assert client.token() == first
+        assert token_requests(graph) == 1
+        time.sleep(max(0.0, issued + 3.2 - time.monotonic()))
+        client.get("/users", {"$select": "id"})
+        renewed = client.token()
+    assert renewed != first
+    assert token_requests(graph) == 2
+    assert [entry["status"] for entry in graph.requests()["log"] if entry["path"] == "/v1.0/users"] == [200, 200]
+
+
 def test_token_is_reused_across_calls(graph: GraphLab):
     with graph.client() as client:
         first = find_cloud_users(client, LookupRequest(upn=("synced@contoso.com",)))
         second = find_cloud_users(client, LookupRequest(everyone=True, include_roles=True))
     assert len(first.users) == 1 and len(second.users) == len(USERS)
-    routes = graph.requests()["routes"]
-    assert sum(count for route, count in routes.items() if route.endswith("/oauth2/v2.0/token")) == 1
+    assert token_requests(graph) == 1

@@ -210,6 +210,10 @@ class EntraEmulator:
         """Replace the throttle settings (budget, window_seconds, retry_after, ...)."""
         return self.admin("POST", "/_lab/throttle", settings)
 
+    def set_config(self, **settings) -> dict:
+        """Change the identity platform's settings (token_lifetime: seconds of each new token)."""
+        return self.admin("POST", "/_lab/config", settings)
+
     # --- the sync engine (see _sync_admin.py) ---------------------------------------------
 
     def sync_run(self, mode: str = "delta", search_base: str | None = None) -> dict:

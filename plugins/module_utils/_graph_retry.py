@@ -47,9 +47,14 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 
 def backoff_seconds(retry: int, policy: RetryPolicy, random_fraction: float) -> float:
-    """Full jitter: a share ``random_fraction`` (0..1) of min(cap, base * 2**retry); ``retry`` 0 is the first."""
+    """Equal jitter: half the ceiling min(cap, base * 2**retry), plus ``random_fraction`` (0..1) of the rest.
+
+    ``retry`` 0 is the first. The fixed half means a throttled request is never sent again at
+    once (rule book §8: back off when Graph gives no Retry-After); the random half spreads
+    the retries of parallel jobs apart.
+    """
     ceiling = min(policy.max_delay, policy.base_delay * 2 ** min(max(retry, 0), 32))
-    return ceiling * min(max(random_fraction, 0.0), 1.0)
+    return ceiling / 2 * (1.0 + min(max(random_fraction, 0.0), 1.0))
 
 
 def next_wait(policy: RetryPolicy, attempts_made: int, elapsed: float, retry_after: float | None,

@@ -11,6 +11,8 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -421,6 +423,30 @@ def test_connection_resets_are_retried(graph: GraphLab):
     assert graph.requests()["statuses"]["reset"] == 2
 
 
+def graph_tries(graph: GraphLab, path: str = "/v1.0/users") -> list[dict]:
+    """The emulator's log entries of the wire requests to ``path``, in order."""
+    return [entry for entry in graph.requests()["log"] if entry["path"] == path and not entry["inner"]]
+
+
+def test_gateway_timeouts_are_retried(graph: GraphLab):
+    graph.emulator.set_faults(script=["504", "504"], retry_after=0, path_prefix="/v1.0/users")
+    with graph.client() as client:
+        body = client.get("/users", {"$select": "id"})
+    assert len(body["value"]) == len(USERS)
+    assert [entry["status"] for entry in graph_tries(graph)] == [504, 504, 200]
+
+
+def test_without_retry_after_the_client_backs_off_between_tries(graph: GraphLab):
+    graph.emulator.set_faults(script=["429", "429"], retry_after=None, path_prefix="/v1.0/users")
+    with graph.client() as client:      # the default policy: a wait of 0.5 to 1 s, then of 1 to 2 s
+        client.get("/users", {"$select": "id"})
+    tries = graph_tries(graph)
+    assert [entry["status"] for entry in tries] == [429, 429, 200]
+    stamps = [datetime.fromisoformat(entry["time"]) for entry in tries]
+    gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(stamps)]
+    assert gaps[0] >= 0.5 and gaps[1] >= 1.0, f"the tries came {gaps} s apart"
+
+
 def test_retry_after_is_honoured(graph: GraphLab):
     graph.emulator.set_faults(script=["429"], retry_after=2, path_prefix="/v1.0/users")
     with graph.client() as client:
@@ -437,6 +463,36 @@ def test_gives_up_throttled_after_the_bounded_attempts(graph: GraphLab):
     assert graph.requests()["routes"]["GET /v1.0/users"] == 3
 
 
+def test_gives_up_on_gateway_timeouts_after_the_bounded_attempts(graph: GraphLab):
+    graph.emulator.set_faults(rate_504=1.0, retry_after=None, path_prefix="/v1.0/users")
+    with pytest.raises(Throttled, match="still answered 504 after 3 tries") as gave_up, \
+            graph.client(RetryPolicy(max_attempts=3, base_delay=0.1)) as client:
+        client.get("/users", {"$select": "id"})
+    assert gave_up.value.status == 504
+    assert [entry["status"] for entry in graph_tries(graph)] == [504, 504, 504]
+
+
+def test_a_retry_after_past_the_time_budget_gives_up_at_once(graph: GraphLab):
+    graph.emulator.set_faults(script=["429"], retry_after=30, path_prefix="/v1.0/users")
+    started = time.monotonic()
+    with pytest.raises(Throttled, match="after 1 tries in 0 s; Graph asked to wait 30 s more"), \
+            graph.client(RetryPolicy(time_budget=10)) as client:
+        client.get("/users", {"$select": "id"})
+    assert time.monotonic() - started < 5
+    assert [entry["status"] for entry in graph_tries(graph)] == [429]
+
+
+def test_batch_gives_up_naming_how_many_inner_requests_stayed_throttled(graph: GraphLab):
+    graph.emulator.set_faults(rate_429=1.0, retry_after=0, path_prefix="/v1.0/users")
+    batch = [BatchRequest(f"/users/{upn}?$select=id") for upn in ("synced@contoso.com", "o'brien@contoso.com")]
+    with pytest.raises(Throttled, match=r"still throttled 2 of 2 requests in a \$batch after 3 tries"), \
+            graph.client(RetryPolicy(max_attempts=3)) as client:
+        client.batch(batch)
+    report = graph.requests()
+    assert report["routes"]["POST /v1.0/$batch"] == 3
+    assert sum(report["inner_counts"].values()) == 6
+
+
 def test_budget_throttling_is_waited_out(graph: GraphLab):
     graph.emulator.set_throttle(budget=3, window_seconds=2)     # Retry-After from the resource-unit bucket
     with graph.client() as client:
@@ -445,9 +501,10 @@ def test_budget_throttling_is_waited_out(graph: GraphLab):
     assert graph.requests()["statuses"].get("429", 0) >= 1
 
 
-def test_batch_resends_only_the_throttled_inner_requests_in_order(graph: GraphLab):
-    # The outer POST draws "none", then the three inner requests draw 429, none, 503.
-    graph.emulator.set_faults(script=["none", "429", "none", "503"], retry_after=1)
+@pytest.mark.parametrize("unavailable", ["503", "504"])
+def test_batch_resends_only_the_throttled_inner_requests_in_order(graph: GraphLab, unavailable: str):
+    # The outer POST draws "none", then the three inner requests draw 429, none, 503 (or 504).
+    graph.emulator.set_faults(script=["none", "429", "none", unavailable], retry_after=1)
     upns = ["user.lastname@contoso.com", "synced@contoso.com", "o'brien@contoso.com"]
     batch = [BatchRequest(f"/users/{upn}?$select=userPrincipalName") for upn in upns]
     with graph.client() as client:
@@ -455,7 +512,7 @@ def test_batch_resends_only_the_throttled_inner_requests_in_order(graph: GraphLa
     assert [answer.body["userPrincipalName"] for answer in answers] == upns
     report = graph.requests()
     assert report["routes"]["POST /v1.0/$batch"] == 2
-    assert [entry["status"] for entry in report["log"] if entry["inner"]] == [429, 200, 503, 200, 200]
+    assert [entry["status"] for entry in report["log"] if entry["inner"]] == [429, 200, int(unavailable), 200, 200]
 
 
 def test_advanced_query_headers_go_with_every_page(graph: GraphLab):

@@ -479,13 +479,16 @@ def test_injected_faults_one_by_one(entra: EntraLab):
     assert throttled.status_code == 429
     assert throttled.headers["Retry-After"] == "3"
     assert error_of(throttled)["code"] == "TooManyRequests"
-    entra.emulator.set_faults(script=["429", "503", "reset"], retry_after=None)
+    entra.emulator.set_faults(script=["429", "503", "504", "reset"], retry_after=None)
     bare = entra.graph("GET", "/users")
     assert bare.status_code == 429
     assert "Retry-After" not in bare.headers
     unavailable = entra.graph("GET", "/users")
     assert unavailable.status_code == 503
     assert error_of(unavailable)["code"] == "serviceNotAvailable"
+    gateway = entra.graph("GET", "/users")
+    assert gateway.status_code == 504 and "Retry-After" not in gateway.headers
+    assert error_of(gateway)["code"] == "timeout"
     with pytest.raises(requests.ConnectionError):
         entra.graph("GET", "/users")
     assert entra.graph("GET", "/users").status_code == 200
@@ -495,12 +498,14 @@ def test_injected_faults_one_by_one(entra: EntraLab):
 
 def test_faults_repeat_with_the_same_seed(entra: EntraLab):
     def statuses() -> list[int]:
-        entra.emulator.set_faults(rate_429=0.3, rate_503=0.2, seed=5)
+        entra.emulator.set_faults(rate_429=0.3, rate_503=0.2, rate_504=0.2, seed=5)
         return [entra.graph("GET", "/domains").status_code for _attempt in range(20)]
 
     first = statuses()
     assert first == statuses()
-    assert {200, 429, 503} <= set(first)
+    assert {200, 429, 503, 504} <= set(first)
+    with pytest.raises(ValueError, match="must not exceed 1"):
+        entra.emulator.set_faults(rate_429=0.5, rate_504=0.6)
 
 
 def test_latency_knob(entra: EntraLab):

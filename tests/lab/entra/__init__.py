@@ -203,7 +203,7 @@ class EntraEmulator:
         return self.admin("GET", "/_lab/state")
 
     def set_faults(self, **settings) -> dict:
-        """Replace the fault settings (latency_ms, rate_429, rate_503, rate_reset, seed, ...)."""
+        """Replace the fault settings (latency_ms, rate_429, rate_503, rate_504, rate_reset, seed, ...)."""
         return self.admin("POST", "/_lab/faults", settings)
 
     def set_throttle(self, **settings) -> dict:

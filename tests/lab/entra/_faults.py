@@ -1,7 +1,7 @@
 """Injected latency and faults for Graph requests (internal).
 
 A share of Graph requests (optionally only those whose path starts with a prefix) gets
-a 429, a 503 or a TCP reset instead of its answer. The choice comes from a seeded random
+a 429, a 503, a 504 or a TCP reset instead of its answer. The choice comes from a seeded random
 stream, one draw per matching request, so a test that sends the same requests in the
 same order sees the same faults. A `script` lists faults for the next matching requests,
 in order, before the rates apply.
@@ -13,7 +13,8 @@ import random
 import threading
 from dataclasses import dataclass, field
 
-FAULT_KINDS = ("429", "503", "reset", "none")
+FAULT_KINDS = ("429", "503", "504", "reset", "none")
+RATED_KINDS = ("429", "503", "504", "reset")
 
 
 @dataclass
@@ -21,20 +22,21 @@ class FaultSettings:
     latency_ms: int = 0
     rate_429: float = 0.0
     rate_503: float = 0.0
+    rate_504: float = 0.0
     rate_reset: float = 0.0
     seed: int = 0
     path_prefix: str = "/v1.0/"
-    retry_after: int | None = 1       # seconds in injected 429/503; None: no Retry-After header
+    retry_after: int | None = 1       # seconds in injected 429/503/504; None: no Retry-After header
     script: list[str] = field(default_factory=list)
     batch_inner: bool = True          # inner $batch requests draw too (a reset becomes no fault there)
 
     def validate(self) -> None:
-        for name in ("rate_429", "rate_503", "rate_reset"):
+        for name in self.rate_names():
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
-        if self.rate_429 + self.rate_503 + self.rate_reset > 1.0:
-            raise ValueError("rate_429 + rate_503 + rate_reset must not exceed 1")
+        if sum(self.rates()) > 1.0:
+            raise ValueError(f"{' + '.join(self.rate_names())} must not exceed 1")
         if self.latency_ms < 0:
             raise ValueError("latency_ms must not be negative")
         if self.retry_after is not None and self.retry_after < 0:
@@ -42,6 +44,13 @@ class FaultSettings:
         bad = [kind for kind in self.script if kind not in FAULT_KINDS]
         if bad:
             raise ValueError(f"script entries must be among {FAULT_KINDS}, not {bad}")
+
+    @staticmethod
+    def rate_names() -> tuple[str, ...]:
+        return tuple(f"rate_{kind}" for kind in RATED_KINDS)
+
+    def rates(self) -> tuple[float, ...]:
+        return tuple(getattr(self, name) for name in self.rate_names())
 
     def as_dict(self) -> dict:
         return {**self.__dict__, "script": list(self.script)}
@@ -58,14 +67,14 @@ class FaultInjector:
             self.settings = settings
             self._random = random.Random(settings.seed)  # repeatable on purpose, not a secret
             self._script = list(settings.script)
-            self.injected = {"429": 0, "503": 0, "reset": 0}
+            self.injected = dict.fromkeys(RATED_KINDS, 0)
 
     def status(self) -> dict:
         with self._lock:
             return {**self.settings.as_dict(), "script_left": list(self._script), "injected": dict(self.injected)}
 
     def decide(self, path: str, inner: bool) -> str | None:
-        """The fault for this request: "429", "503", "reset" or None."""
+        """The fault for this request: "429", "503", "504", "reset" or None."""
         settings = self.settings
         if inner and not settings.batch_inner:
             return None
@@ -75,13 +84,13 @@ class FaultInjector:
             if self._script:
                 kind = self._script.pop(0)
             else:
-                rates = (settings.rate_429, settings.rate_503, settings.rate_reset)
+                rates = settings.rates()
                 if not any(rates):
                     return None
                 draw = self._random.random()
                 kind = "none"
                 threshold = 0.0
-                for name, rate in zip(("429", "503", "reset"), rates, strict=True):
+                for name, rate in zip(RATED_KINDS, rates, strict=True):
                     threshold += rate
                     if draw < threshold:
                         kind = name

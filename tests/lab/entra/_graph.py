@@ -100,6 +100,9 @@ class GraphService:
         headers = {"Retry-After": str(seconds)} if seconds is not None else {}
         if fault == "429":
             return GraphError(429, "TooManyRequests", "Too many requests. Please retry later. (lab fault)", headers)
+        if fault == "504":
+            return GraphError(504, "timeout", "No answer in time from the service behind the gateway. (lab fault)",
+                              headers)
         return GraphError(503, "serviceNotAvailable",
                           "The service is temporarily unavailable. Please retry later. (lab fault)", headers)
 

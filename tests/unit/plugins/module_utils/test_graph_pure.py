@@ -123,21 +123,23 @@ def test_retry_after_in_seconds_or_as_a_date(header, seconds):
     assert retry_after_seconds(header, now=NOW) == seconds
 
 
-def test_backoff_is_full_jitter_under_a_doubling_ceiling_and_the_cap():
+def test_backoff_is_equal_jitter_under_a_doubling_ceiling_and_the_cap():
     policy = RetryPolicy(base_delay=1.0, max_delay=30.0)
     ceilings = [backoff_seconds(retry, policy, 1.0) for retry in range(8)]
     assert ceilings == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
-    assert all(backoff_seconds(retry, policy, 0.0) == 0.0 for retry in range(8))
-    assert backoff_seconds(3, policy, 0.25) == 2.0
+    floors = [backoff_seconds(retry, policy, 0.0) for retry in range(8)]
+    assert floors == [0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0]     # never again at once
+    assert backoff_seconds(3, policy, 0.25) == 5.0
     assert backoff_seconds(10_000, policy, 1.0) == 30.0
     assert backoff_seconds(2, policy, 7.0) == 4.0      # fractions outside 0..1 are clamped
+    assert backoff_seconds(2, policy, -1.0) == 2.0
 
 
 def test_next_wait_honours_retry_after_over_backoff():
     policy = RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=30.0, time_budget=100.0)
     assert next_wait(policy, attempts_made=1, elapsed=0.0, retry_after=12.0, random_fraction=0.5) == 12.0
     assert next_wait(policy, attempts_made=1, elapsed=0.0, retry_after=0.0, random_fraction=0.5) == 0.0
-    assert next_wait(policy, attempts_made=3, elapsed=0.0, retry_after=None, random_fraction=0.5) == 2.0
+    assert next_wait(policy, attempts_made=3, elapsed=0.0, retry_after=None, random_fraction=0.5) == 3.0
 
 
 def test_next_wait_gives_up_after_the_attempts_or_past_the_budget():

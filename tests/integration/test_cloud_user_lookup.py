@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import pairwise
+from itertools import islice, pairwise
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,6 +31,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_errors import (
     CredentialRefused,
+    GraphError,
     MissingPermission,
     Throttled,
 )
@@ -513,6 +514,19 @@ def test_batch_resends_only_the_throttled_inner_requests_in_order(graph: GraphLa
     report = graph.requests()
     assert report["routes"]["POST /v1.0/$batch"] == 2
     assert [entry["status"] for entry in report["log"] if entry["inner"]] == [429, 200, int(unavailable), 200, 200]
+
+
+@pytest.mark.parametrize(("broken", "refusal", "listings"), [
+    ("foreign", "next page link outside https://", 1),      # the token never goes to the other host
+    ("repeat", "same next page link twice", 2),             # a page that links to itself ends, not loops
+])
+def test_paging_refuses_a_next_link_to_another_host_or_back(graph: GraphLab, broken: str, refusal: str,
+                                                             listings: int):
+    graph.emulator.set_faults(next_link=broken, path_prefix="/v1.0/users")
+    with graph.client() as client, pytest.raises(GraphError, match=refusal):
+        for _page in islice(client.pages("/users", {"$top": "2", "$select": "id"}), 10):
+            pass
+    assert len(graph_tries(graph)) == listings
 
 
 def test_advanced_query_headers_go_with_every_page(graph: GraphLab):

@@ -6,11 +6,13 @@ loopback port, with a server certificate from a throwaway trustme CA.
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import msal
@@ -101,7 +103,8 @@ class EntraLab:
             if which == "full":
                 app = self.msal_app(self.settings["client_secret"])
             else:
-                app = self.msal_app(self.settings["lab_low_client_secret"], self.settings["lab_low_client_id"])
+                app = self.msal_app(self.settings[f"lab_{which}_client_secret"],
+                                    self.settings[f"lab_{which}_client_id"])
             result = app.acquire_token_for_client(scopes=GRAPH_SCOPE)
             assert "access_token" in result, result
             self._tokens[which] = result["access_token"]
@@ -109,10 +112,10 @@ class EntraLab:
 
     def graph(self, method: str, path: str, caller: str | None = "full", headers: dict | None = None,
               session: requests.Session | None = None, **kwargs) -> requests.Response:
-        """A Graph call as the full app, the low app, with a given bearer token, or (None) without one."""
+        """A Graph call as the full, low or reader app, with a given bearer token, or (None) without one."""
         all_headers = dict(headers or {})
         if caller is not None:
-            bearer = self.token(caller) if caller in ("full", "low") else caller
+            bearer = self.token(caller) if caller in ("full", "low", "reader") else caller
             all_headers["Authorization"] = f"Bearer {bearer}"
         url = path if path.startswith("https://") else f"{self.base}/v1.0{path}"
         if session is None:
@@ -347,6 +350,15 @@ def test_filter(entra: EntraLab, expression: str, expected: set):
     assert {user["userPrincipalName"] for user in response.json()["value"]} == expected
 
 
+def test_filter_on_object_id(entra: EntraLab):
+    synced = user_id(entra, "synced@contoso.com")
+    for expression in (f"id eq '{synced}'", f"id eq '{synced.upper()}'", f"id in ('{uuid.uuid4()}', '{synced}')"):
+        response = entra.users({"$filter": expression, "$select": "id,userPrincipalName"})
+        assert response.status_code == 200, response.text
+        assert [user["userPrincipalName"] for user in response.json()["value"]] == ["synced@contoso.com"], expression
+    assert entra.users({"$filter": f"id eq '{uuid.uuid4()}'"}).json()["value"] == []
+
+
 @pytest.mark.parametrize(("expression", "code"), [
     ("mail eq 'unterminated", "BadRequest"),
     ("mail eq", "BadRequest"),
@@ -442,6 +454,57 @@ def test_paging_over_2500_users(entra: EntraLab):
     assert counted["@odata.count"] == 2500
 
 
+def test_skiptoken_is_sealed_and_a_forged_garbled_or_foreign_one_is_400(entra: EntraLab):
+    entra.emulator.load(with_users(bulk_users(250)))
+    listing = {"$top": "100", "$select": "id"}
+    first = entra.users(listing).json()
+    last_id = first["value"][-1]["id"]
+    token = parse_qs(urlsplit(first["@odata.nextLink"]).query)["$skiptoken"][0]
+    assert last_id not in token
+    assert last_id.encode() not in base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    second = entra.users(listing | {"$skiptoken": token}).json()["value"]
+    assert len(second) == 100 and min(user["id"] for user in second) > last_id
+
+    middle = len(token) // 2
+    garbled = token[:middle] + ("B" if token[middle] == "A" else "A") + token[middle + 1:]
+    forged = base64.urlsafe_b64encode(f"lab1:{last_id}".encode()).decode().rstrip("=")   # the position in clear
+    for bad in (garbled, forged, "not-a-token!", ""):
+        refused = entra.users(listing | {"$skiptoken": bad})
+        assert refused.status_code == 400, bad
+        assert error_of(refused)["code"] == "Request_BadRequest"
+    other_filter = entra.users(listing | {"$filter": "startsWith(mail, 'bulk')", "$skiptoken": token})
+    assert other_filter.status_code == 400
+    other_collection = entra.graph("GET", "/groups", params={"$skiptoken": token})
+    assert other_collection.status_code == 400
+
+
+def test_next_page_of_an_advanced_query_needs_consistency_level_again(entra: EntraLab):
+    entra.emulator.load(with_users(bulk_users(250)))
+    eventual = {"ConsistencyLevel": "eventual"}
+    first = entra.users({"$filter": "endsWith(mail, '@contoso.com')", "$count": "true", "$top": "100",
+                         "$select": "id"}, headers=eventual).json()
+    link = first["@odata.nextLink"]
+    assert first["@odata.count"] == 250 and "count=true" in link
+    bare = entra.graph("GET", link)
+    assert bare.status_code == 400
+    assert error_of(bare)["message"] == "$count is not currently supported."
+    again = entra.graph("GET", link, headers=eventual)
+    assert again.status_code == 200
+    assert len(again.json()["value"]) == 100 and again.json()["@odata.count"] == 250
+
+
+@pytest.mark.parametrize("broken", ["foreign", "repeat"])
+def test_next_link_fault(entra: EntraLab, broken: str):
+    entra.emulator.set_faults(next_link=broken, path_prefix="/v1.0/users")
+    url = f"{entra.base}/v1.0/users?$top=2&$select=id"
+    link = entra.graph("GET", url).json()["@odata.nextLink"]
+    assert link == (url if broken == "repeat" else url.replace(entra.base, "https://graph.example.net"))
+    definitions = entra.graph("GET", "/roleManagement/directory/roleDefinitions", params={"$top": "1"}).json()
+    assert definitions["@odata.nextLink"].startswith(entra.base)      # outside the prefix: left alone
+    with pytest.raises(ValueError, match="next_link"):
+        entra.emulator.set_faults(next_link="elsewhere")
+
+
 def _get_resilient(entra: EntraLab, session: requests.Session, url: str) -> requests.Response:
     """What a well-behaved client does: retry 429/503 (Retry-After, else backoff) and resets."""
     for attempt in range(30):
@@ -530,6 +593,16 @@ def test_throttling_by_resource_units(entra: EntraLab):
     no_header = entra.users({})
     assert no_header.status_code == 429
     assert "Retry-After" not in no_header.headers
+
+
+def test_throttling_buckets_are_per_app(entra: EntraLab):
+    entra.emulator.set_throttle(budget=3, window_seconds=600)
+    entra.token("reader")                        # its token request costs nothing either way
+    assert [entra.users({"$select": "id"}).status_code for _request in range(4)] == [200, 200, 200, 429]
+    reader = [entra.graph("GET", "/users", caller="reader", params={"$select": "id"}) for _request in range(3)]
+    assert [response.status_code for response in reader] == [200, 200, 200]
+    assert entra.users({"$select": "id"}).status_code == 429
+    assert entra.graph("GET", "/users", caller="reader", params={"$select": "id"}).status_code == 429
 
 
 # --- $batch -------------------------------------------------------------------------------

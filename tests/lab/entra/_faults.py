@@ -4,7 +4,8 @@ A share of Graph requests (optionally only those whose path starts with a prefix
 a 429, a 503, a 504 or a TCP reset instead of its answer. The choice comes from a seeded random
 stream, one draw per matching request, so a test that sends the same requests in the
 same order sees the same faults. A `script` lists faults for the next matching requests,
-in order, before the rates apply.
+in order, before the rates apply. `next_link` breaks the `@odata.nextLink` of listings
+instead: it points to another host, or back to the page it is on.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 
 FAULT_KINDS = ("429", "503", "504", "reset", "none")
 RATED_KINDS = ("429", "503", "504", "reset")
+NEXT_LINK_FAULTS = ("foreign", "repeat")
+FOREIGN_HOST = "https://graph.example.net"
 
 
 @dataclass
@@ -29,6 +32,7 @@ class FaultSettings:
     retry_after: int | None = 1       # seconds in injected 429/503/504; None: no Retry-After header
     script: list[str] = field(default_factory=list)
     batch_inner: bool = True          # inner $batch requests draw too (a reset becomes no fault there)
+    next_link: str | None = None      # "foreign" or "repeat": next links under path_prefix go elsewhere, or back
 
     def validate(self) -> None:
         for name in self.rate_names():
@@ -41,6 +45,8 @@ class FaultSettings:
             raise ValueError("latency_ms must not be negative")
         if self.retry_after is not None and self.retry_after < 0:
             raise ValueError("retry_after must be a number of seconds or null")
+        if self.next_link is not None and self.next_link not in NEXT_LINK_FAULTS:
+            raise ValueError(f"next_link must be one of {NEXT_LINK_FAULTS} or null")
         bad = [kind for kind in self.script if kind not in FAULT_KINDS]
         if bad:
             raise ValueError(f"script entries must be among {FAULT_KINDS}, not {bad}")
@@ -101,3 +107,12 @@ class FaultInjector:
                 return None
             self.injected[kind] += 1
             return kind
+
+    def broken_next_link(self, path: str, this_page: str) -> str | None:
+        """The next link to send instead of the true one when `next_link` is set for `path`, else None."""
+        settings = self.settings
+        if settings.next_link is None or not path.startswith(settings.path_prefix):
+            return None
+        if settings.next_link == "repeat":
+            return this_page
+        return FOREIGN_HOST + this_page[this_page.index("/v1.0/"):]

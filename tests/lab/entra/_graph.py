@@ -5,6 +5,7 @@ Wire requests and the inner requests of `$batch` both go through `GraphService.h
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -76,6 +77,7 @@ class GraphService:
                                          f"Too many requests: the application's resource-unit budget for this "
                                          f"tenant is used up.{wait}", headers)
                 response = route.handler(Context(request, params, claims, self.directory, self))
+                self._break_next_link(request, response)
                 for name, value in extra_headers.items():
                     response.headers[name] = value
         except GraphError as error:
@@ -94,6 +96,17 @@ class GraphService:
             status=None if response.reset_connection else response.status, app=app, cost=cost, fault=fault,
             duration_ms=(time.perf_counter() - started) * 1000, inner=request.inner)
         return response
+
+    def _break_next_link(self, request: Request, response: Response) -> None:
+        """The `next_link` fault: a listing page whose @odata.nextLink leads elsewhere or back to itself."""
+        if response.status != 200 or b'"@odata.nextLink"' not in response.body:
+            return
+        this_page = f"{request.base_url}{request.path}" + (f"?{request.raw_query}" if request.raw_query else "")
+        broken = self.faults.broken_next_link(request.path, this_page)
+        if broken is not None:
+            body = response.json_body()
+            body["@odata.nextLink"] = broken
+            response.body = json.dumps(body, separators=(",", ":")).encode("utf-8")
 
     def _injected(self, fault: str) -> GraphError:
         seconds = self.faults.settings.retry_after

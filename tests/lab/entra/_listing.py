@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 from urllib.parse import quote, urlencode
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ._errors import bad_request, not_found, unsupported_query
 from ._http import GRAPH_JSON, Request, Response
@@ -17,6 +21,11 @@ from ._schema import ResourceSchema
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 999
+# Skip tokens are sealed (AES-GCM) with a key of this process: a client can neither read the
+# position inside nor make up a token, and one opens only for the listing (collection and
+# $filter) that made it. The state does not outlive the process, so neither need the tokens.
+_SKIPTOKEN_KEY = AESGCM.generate_key(bit_length=128)
+_NONCE_BYTES = 12
 _UNSUPPORTED_OPTIONS = ("orderby", "search", "expand", "skip", "apply", "format")
 
 
@@ -47,24 +56,29 @@ def page_size(request: Request, default: int = DEFAULT_PAGE) -> int:
     return int(text)
 
 
-def encode_skiptoken(after_id: str) -> str:
-    return base64.urlsafe_b64encode(f"lab1:{after_id}".encode()).decode("ascii").rstrip("=")
+def _listing_of(request: Request, entity_path: str) -> bytes:
+    """What a skip token is bound to: the collection and the filter of the listing."""
+    return f"{entity_path}\n{request.option('filter') or ''}".encode()
 
 
-def decode_skiptoken(token: str) -> str:
+def encode_skiptoken(after_id: str, listing: bytes) -> str:
+    nonce = os.urandom(_NONCE_BYTES)
+    sealed = AESGCM(_SKIPTOKEN_KEY).encrypt(nonce, after_id.encode("utf-8"), listing)
+    return base64.urlsafe_b64encode(nonce + sealed).decode("ascii").rstrip("=")
+
+
+def decode_skiptoken(token: str, listing: bytes) -> str:
     try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        text = ""
-    if not text.startswith("lab1:"):
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        return AESGCM(_SKIPTOKEN_KEY).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], listing).decode("utf-8")
+    except (binascii.Error, InvalidTag, UnicodeDecodeError, ValueError):
         raise bad_request("The specified page token value has expired or is not valid. Start the listing "
-                          "again from the first page.", "Request_BadRequest")
-    return text[len("lab1:"):]
+                          "again from the first page.", "Request_BadRequest") from None
 
 
 def next_link(request: Request, entity_path: str, after_id: str) -> str:
     pairs = [(key, value) for key, value in request.query.items() if key.lstrip("$").lower() != "skiptoken"]
-    pairs.append(("$skiptoken", encode_skiptoken(after_id)))
+    pairs.append(("$skiptoken", encode_skiptoken(after_id, _listing_of(request, entity_path))))
     query = urlencode(pairs, quote_via=quote, safe="$,()':@/")
     return f"{request.base_url}/v1.0/{entity_path}?{query}"
 
@@ -96,7 +110,7 @@ def list_collection(request: Request, directory, bucket: str, schema: ResourceSc
             raise bad_request("Invalid filter clause: the filter is empty.")
         compiled = schema.compile_filter(filter_text, advanced_request=count and is_eventual(request))
     token = request.option("skiptoken")
-    after = decode_skiptoken(token) if token is not None else None
+    after = decode_skiptoken(token, _listing_of(request, entity_path)) if token is not None else None
     page, more, total = directory.page(bucket, compiled, after, limit, count)
     body: dict = {"@odata.context": context_url(request, entity_path, selected if select_text else None)}
     if count:

@@ -108,7 +108,18 @@ def _service_root(option: str, url: str) -> str:
     if parts.scheme != "https" or not parts.netloc or parts.path.strip("/") or parts.query:
         raise ConfigurationError(f"{option} must be an https service root such as https://host, not {url!r}",
                                  hint=f"give only scheme and host in {option} (no tenant, no /v1.0)")
-    return f"https://{parts.netloc}"
+    # Host names compare without case; Graph writes its next links in lower case.
+    return f"https://{parts.netloc.lower()}"
+
+
+def msal_options(settings: GraphSettings) -> dict:
+    """How the msal confidential client is pointed at the tenant: its authority, and whether it may look it up.
+
+    rule book §8: only the public cloud's authority is checked through instance discovery
+    (which asks login.microsoftonline.com); anywhere else msal must talk to authority_host alone.
+    """
+    return {"authority": settings.authority,
+            "instance_discovery": settings.authority_host == PUBLIC_AUTHORITY_HOST}
 
 
 @dataclass(frozen=True)
@@ -197,10 +208,8 @@ class GraphClient:
                 self._msal_app = msal.ConfidentialClientApplication(
                     settings.client_id,
                     client_credential=self._credential.msal_credential(settings),
-                    authority=settings.authority,
-                    # rule book §8: only the public cloud may be looked up; elsewhere msal must not call out.
-                    instance_discovery=None if settings.authority_host == PUBLIC_AUTHORITY_HOST else False,
                     http_client=self._session,
+                    **msal_options(settings),
                 )
             except ValueError as err:
                 # msal says "Unable to get authority configuration" when tenant discovery fails.

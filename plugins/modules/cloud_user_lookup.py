@@ -58,6 +58,8 @@ options:
   include_roles:
     description:
       - Add C(admin_roles) to each user, the display names of its active directory role assignments.
+      - Only roles assigned to the user itself count. A role held through a role-assignable group, or an
+        eligible assignment not activated, is not listed.
       - A cloud user holding an admin role is never soft-matched.
     type: bool
     default: false
@@ -153,7 +155,7 @@ users:
       elements: dict
       sample: []
     admin_roles:
-      description: Display names of the user's active directory role assignments.
+      description: Display names of the user's active directory role assignments, not those through groups.
       returned: when O(include_roles=true)
       type: list
       elements: str

@@ -265,7 +265,7 @@ AZURE_VARIABLES = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", 
 
 @pytest.mark.parametrize("credential", ["secret", "certificate"])
 def test_connection_options_fall_back_to_the_environment(graph: GraphLab, monkeypatch: pytest.MonkeyPatch,
-                                                          credential: str):
+                                                         credential: str):
     settings = graph.settings
     for name in AZURE_VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -521,7 +521,7 @@ def test_batch_resends_only_the_throttled_inner_requests_in_order(graph: GraphLa
     ("repeat", "same next page link twice", 2),             # a page that links to itself ends, not loops
 ])
 def test_paging_refuses_a_next_link_to_another_host_or_back(graph: GraphLab, broken: str, refusal: str,
-                                                             listings: int):
+                                                            listings: int):
     graph.emulator.set_faults(next_link=broken, path_prefix="/v1.0/users")
     with graph.client() as client, pytest.raises(GraphError, match=refusal):
         for _page in islice(client.pages("/users", {"$top": "2", "$select": "id"}), 10):

@@ -12,14 +12,17 @@ Entra Connect server (rule book §7):
 - refuses on a staging server, which never exports;
 - waits while a sync cycle is in progress;
 - starts the cycle (Start-ADSyncSyncCycle -PolicyType Delta, or Initial);
+- notes, per connector, the newest run in the run history just before it starts the cycle;
 - waits for the cycle to show and then to end, every wait bounded;
-- collects the run profile results since the start that did not succeed.
+- takes as the cycle's runs only those newer than that note, and reports the ones that did
+  not succeed.
 
 The last output object is one JSON text:
 {"status": "...", "message": "...", "policy_type": "Delta", "computer": "...",
- "started": "...", "finished": "...", "run_profile_errors": [...]}
+ "started": "...", "finished": "...", "before": [...], "runs": [...], "run_profile_errors": [...]}
 status is one of: completed, check_mode, staging_server, busy_timeout, start_timeout,
-cycle_timeout. The role parses it and decides.
+cycle_timeout. `before` holds each connector's newest run before the start, `runs` the runs
+taken for the cycle's. The role parses it and decides.
 #>
 [CmdletBinding(SupportsShouldProcess)]
 param(
@@ -43,8 +46,9 @@ $ErrorActionPreference = 'Stop'
 Import-Module -Name ADSync
 $Ansible.Changed = $false
 
-# Run history times carry no zone; a few seconds of slack keeps a run that began with the cycle.
-$ClockSlackSeconds = 5
+# How many run history entries each read asks for. The snapshot and every later read ask for
+# the same number, so an old run a later read returns was in the snapshot's read too.
+$HistoryDepth = 200
 
 function Format-Time {
     param($When)
@@ -58,6 +62,8 @@ function Write-Report {
         [string]$Message,
         $Started = $null,
         $Finished = $null,
+        [object[]]$Before = @(),
+        [object[]]$Runs = @(),
         [object[]]$RunProfileErrors = @()
     )
     $report = [ordered]@{
@@ -67,6 +73,8 @@ function Write-Report {
         computer           = $env:COMPUTERNAME
         started            = Format-Time $Started
         finished           = Format-Time $Finished
+        before             = @($Before)
+        runs               = @($Runs)
         run_profile_errors = @($RunProfileErrors)
     }
     ConvertTo-Json -InputObject $report -Compress -Depth 6
@@ -76,12 +84,71 @@ function Test-SyncCycleInProgress {
     return [bool](Get-ADSyncScheduler).SyncCycleInProgress
 }
 
-function Get-RunSince {
-    # The run profile results that began after $Since (UTC).
-    param([DateTime]$Since)
-    $threshold = $Since.AddSeconds(-$ClockSlackSeconds)
-    @(Get-ADSyncRunProfileResult -NumberRequested 200 -RunStepDetails |
-        Where-Object { $null -ne $_.StartDate -and [DateTime]$_.StartDate -ge $threshold })
+function Get-RunSnapshot {
+    # Per connector, its newest run before the start: the highest RunNumber and the latest StartDate.
+    $snapshot = @{}
+    foreach ($run in @(Get-ADSyncRunProfileResult -NumberRequested $HistoryDepth)) {
+        $connector = [string]$run.ConnectorName
+        $last = $snapshot[$connector]
+        if ($null -eq $last) {
+            $last = [ordered]@{ connector = $connector; run_number = $null; started = $null; start_date = $null }
+            $snapshot[$connector] = $last
+        }
+        if ($null -ne $run.RunNumber -and ($null -eq $last.run_number -or [long]$run.RunNumber -gt $last.run_number)) {
+            $last.run_number = [long]$run.RunNumber
+        }
+        if ($null -ne $run.StartDate -and ($null -eq $last.start_date -or [DateTime]$run.StartDate -gt $last.start_date)) {
+            $last.start_date = [DateTime]$run.StartDate
+            $last.started = Format-Time $run.StartDate
+        }
+    }
+    return $snapshot
+}
+
+function Test-NewerRun {
+    # True when $Run came after its connector's newest run in the snapshot: by RunNumber, the
+    # connector's own sequence; by StartDate only when a RunNumber is missing. Both compare run
+    # history with run history, never with a clock, so the zone of StartDate does not matter.
+    param($Run, [hashtable]$Snapshot)
+    $last = $Snapshot[[string]$Run.ConnectorName]
+    if ($null -eq $last) {
+        return $true    # the connector had no run before the start
+    }
+    if ($null -ne $Run.RunNumber -and $null -ne $last.run_number) {
+        return [long]$Run.RunNumber -gt $last.run_number
+    }
+    if ($null -ne $Run.StartDate -and $null -ne $last.start_date) {
+        return [DateTime]$Run.StartDate -gt $last.start_date
+    }
+    return $false       # nothing to compare: never take a run for the new cycle's on trust
+}
+
+function Get-NewRun {
+    # The run profile results newer than the snapshot, with their steps when asked.
+    param([hashtable]$Snapshot, [switch]$WithSteps)
+    @(Get-ADSyncRunProfileResult -NumberRequested $HistoryDepth -RunStepDetails:$WithSteps |
+        Where-Object { Test-NewerRun -Run $_ -Snapshot $Snapshot })
+}
+
+function Get-RunSummary {
+    # What the report says of each run, for the role to check against the snapshot.
+    param([object[]]$Runs)
+    foreach ($run in $Runs) {
+        [ordered]@{
+            connector   = [string]$run.ConnectorName
+            run_profile = [string]$run.RunProfileName
+            run_number  = $run.RunNumber
+            result      = [string]$run.Result
+            started     = Format-Time $run.StartDate
+        }
+    }
+}
+
+function Get-SnapshotSummary {
+    param([hashtable]$Snapshot)
+    foreach ($last in $Snapshot.Values) {
+        [ordered]@{ connector = $last.connector; run_number = $last.run_number; started = $last.started }
+    }
 }
 
 function Get-StepCount {
@@ -143,6 +210,9 @@ if (-not $PSCmdlet.ShouldProcess($env:COMPUTERNAME, "Start-ADSyncSyncCycle -Poli
     return
 }
 
+# The old cycle's last runs stay in the history: only runs newer than these count as the new cycle's.
+$before = Get-RunSnapshot
+$beforeSummary = @(Get-SnapshotSummary -Snapshot $before)
 $started = [DateTime]::UtcNow
 if ($PolicyType -eq 'Initial') {
     $null = Start-ADSyncSyncCycle -PolicyType Initial
@@ -155,10 +225,10 @@ $Ansible.Changed = $true
 # rule book §7: the cmdlet returns before the cycle shows; a short cycle may also be over
 # between two polls, which its run history shows.
 $deadline = $started.AddSeconds($StartTimeoutSeconds)
-while (-not (Test-SyncCycleInProgress) -and (Get-RunSince -Since $started).Count -eq 0) {
+while (-not (Test-SyncCycleInProgress) -and (Get-NewRun -Snapshot $before).Count -eq 0) {
     if ([DateTime]::UtcNow -ge $deadline) {
-        Write-Report -Status 'start_timeout' -Started $started -Message ("the $PolicyType cycle did not show " +
-            "as running within $StartTimeoutSeconds s of Start-ADSyncSyncCycle")
+        Write-Report -Status 'start_timeout' -Started $started -Before $beforeSummary -Message ("the $PolicyType " +
+            "cycle did not show as running within $StartTimeoutSeconds s of Start-ADSyncSyncCycle")
         return
     }
     Start-Sleep -Seconds $PollSeconds
@@ -167,16 +237,28 @@ while (-not (Test-SyncCycleInProgress) -and (Get-RunSince -Since $started).Count
 $deadline = $started.AddSeconds($CycleTimeoutSeconds)
 while (Test-SyncCycleInProgress) {
     if ([DateTime]::UtcNow -ge $deadline) {
-        $failedRuns = @(Get-RunProfileError -Runs (Get-RunSince -Since $started))
-        Write-Report -Status 'cycle_timeout' -Started $started -RunProfileErrors $failedRuns -Message (
-            "the $PolicyType cycle was still running after $CycleTimeoutSeconds s")
+        $newRuns = @(Get-NewRun -Snapshot $before -WithSteps)
+        $cycle = @{
+            Started          = $started
+            Before           = $beforeSummary
+            Runs             = @(Get-RunSummary -Runs $newRuns)
+            RunProfileErrors = @(Get-RunProfileError -Runs $newRuns)
+        }
+        Write-Report -Status 'cycle_timeout' @cycle -Message "the $PolicyType cycle was still running after $CycleTimeoutSeconds s"
         return
     }
     Start-Sleep -Seconds $PollSeconds
 }
 
 $finished = [DateTime]::UtcNow
-$failedRuns = @(Get-RunProfileError -Runs (Get-RunSince -Since $started))
-Write-Report -Status 'completed' -Started $started -Finished $finished -RunProfileErrors $failedRuns -Message (
-    "the $PolicyType cycle ran from $(Format-Time $started) to $(Format-Time $finished) UTC; " +
-    "$($failedRuns.Count) run profile result(s) reported errors")
+$newRuns = @(Get-NewRun -Snapshot $before -WithSteps)
+$cycle = @{
+    Started          = $started
+    Finished         = $finished
+    Before           = $beforeSummary
+    Runs             = @(Get-RunSummary -Runs $newRuns)
+    RunProfileErrors = @(Get-RunProfileError -Runs $newRuns)
+}
+Write-Report -Status 'completed' @cycle -Message ("the $PolicyType cycle ran from $(Format-Time $started) to " +
+    "$(Format-Time $finished) UTC in $($newRuns.Count) run(s); $($cycle.RunProfileErrors.Count) run profile " +
+    "result(s) reported errors")

@@ -71,9 +71,51 @@ def test_check_mode_starts_nothing():
 
 def test_waits_for_the_cycle_to_show_and_then_to_end():
     start = position("Start-ADSyncSyncCycle -PolicyType Delta")
-    shows = position("while (-not (Test-SyncCycleInProgress) -and (Get-RunSince -Since $started).Count -eq 0)")
+    shows = position("while (-not (Test-SyncCycleInProgress) -and (Get-NewRun -Snapshot $before).Count -eq 0)")
     ends = CODE.index("while (Test-SyncCycleInProgress)", shows)
     assert start < shows < ends < position("Write-Report -Status 'completed'")
+
+
+def function_body(name: str) -> str:
+    """The body of one function of the script, brace-matched."""
+    start = CODE.index("{", position(f"function {name} "))
+    depth, index = 0, start
+    while True:
+        depth += {"{": 1, "}": -1}.get(CODE[index], 0)
+        if depth == 0:
+            return CODE[start:index + 1]
+        index += 1
+
+
+def test_the_run_history_is_noted_per_connector_right_before_the_start():
+    # After the busy wait and check mode, so the old cycle's last runs are in the snapshot.
+    snapshot = position("$before = Get-RunSnapshot")
+    assert position("while (Test-SyncCycleInProgress)") < position("$PSCmdlet.ShouldProcess(") < snapshot
+    assert snapshot < position("Start-ADSyncSyncCycle -PolicyType Initial")
+    assert snapshot < position("Start-ADSyncSyncCycle -PolicyType Delta")
+    body = function_body("Get-RunSnapshot")
+    assert "Get-ADSyncRunProfileResult -NumberRequested $HistoryDepth" in body
+    assert "$snapshot[$connector]" in body and "[string]$run.ConnectorName" in body
+    assert "[long]$run.RunNumber -gt $last.run_number" in body
+    assert "[DateTime]$run.StartDate -gt $last.start_date" in body
+
+
+def test_a_run_counts_only_when_newer_than_its_connectors_newest_before_the_start():
+    body = function_body("Test-NewerRun")
+    assert "$Snapshot[[string]$Run.ConnectorName]" in body
+    # RunNumber first, the start time only when a RunNumber is missing; strictly newer, never equal.
+    by_number = body.index("return [long]$Run.RunNumber -gt $last.run_number")
+    by_start = body.index("return [DateTime]$Run.StartDate -gt $last.start_date")
+    assert by_number < by_start
+    assert "-ge" not in body and "AddSeconds" not in body and "UtcNow" not in body
+    assert body.rstrip("}").rstrip().endswith("return $false")
+    # No run is picked by a time window around the start any more.
+    assert "ClockSlack" not in CODE and "AddSeconds(-" not in CODE
+    assert "Where-Object { Test-NewerRun -Run $_ -Snapshot $Snapshot }" in function_body("Get-NewRun")
+    # Every read of the cycle's runs goes through the snapshot taken before the start.
+    reads = re.findall(r"Get-NewRun -Snapshot (\$\w+)", CODE)
+    assert len(reads) == 3 and set(reads) == {"$before"}
+    assert CODE.count("Get-ADSyncRunProfileResult") == 2
 
 
 def test_every_wait_is_bounded_and_sleeps_between_polls():
@@ -87,14 +129,16 @@ def test_every_wait_is_bounded_and_sleeps_between_polls():
         assert f".AddSeconds({timeout})" in CODE
 
 
-def test_collects_the_run_profile_errors_since_the_start():
-    assert "Get-ADSyncRunProfileResult -NumberRequested" in CODE
-    assert "[DateTime]$_.StartDate -ge $threshold" in CODE
+def test_collects_the_run_profile_errors_of_the_new_runs():
+    assert "Get-ADSyncRunProfileResult -NumberRequested $HistoryDepth -RunStepDetails:$WithSteps" in CODE
     assert "$run.Result -ne 'success'" in CODE
     for counter in ("StageFailure", "FlowFailure", "ExportFailure"):
         assert f"-Counter '{counter}'" in CODE
     assert "$started = [DateTime]::UtcNow" in CODE
-    assert "Get-RunProfileError -Runs (Get-RunSince -Since $started)" in CODE
+    assert CODE.count("$newRuns = @(Get-NewRun -Snapshot $before -WithSteps)") == 2
+    assert CODE.count("RunProfileErrors = @(Get-RunProfileError -Runs $newRuns)") == 2
+    assert CODE.count("Before           = $beforeSummary") == 2
+    assert CODE.count("Runs             = @(Get-RunSummary -Runs $newRuns)") == 2
 
 
 def test_reports_one_line_of_json_with_every_status():
@@ -133,10 +177,32 @@ def judged(output) -> tuple[dict, str]:
             templar.template(trust_as_template("{{ directory_sync_cycle_refusal }}")))
 
 
-def report(status: str, message: str, errors=()) -> str:
+AD = "contoso.com"
+AAD = "contoso.onmicrosoft.com - AAD"
+# Each connector's newest run before the start: the old cycle's export ran last.
+BEFORE = [{"connector": AD, "run_number": 540, "started": "2025-01-31T08:14:10"},
+          {"connector": AAD, "run_number": 811, "started": "2025-01-31T08:14:31"}]
+
+
+def run(connector: str, profile: str, number, started: str, result: str = "success") -> dict:
+    return {"connector": connector, "run_profile": profile, "run_number": number, "result": result,
+            "started": started}
+
+
+# The new Delta cycle: import, sync and export on each connector.
+NEW_RUNS = [run(AD, "Delta Import", 541, "2025-01-31T08:15:04"),
+            run(AAD, "Delta Import", 812, "2025-01-31T08:15:20"),
+            run(AD, "Delta Synchronization", 542, "2025-01-31T08:15:41"),
+            run(AAD, "Delta Synchronization", 813, "2025-01-31T08:16:02"),
+            run(AAD, "Export", 814, "2025-01-31T08:16:30")]
+
+
+def report(status: str, message: str, errors=(), runs=None, before=None) -> str:
     """A report as the script's ConvertTo-Json -Compress writes it."""
     return json.dumps({"status": status, "message": message, "policy_type": "Delta", "computer": "AADC01",
                        "started": "2025-01-31T08:15:00", "finished": "2025-01-31T08:17:40",
+                       "before": BEFORE if before is None else before,
+                       "runs": NEW_RUNS if runs is None else runs,
                        "run_profile_errors": list(errors)}, separators=(",", ":"))
 
 
@@ -153,11 +219,12 @@ def test_a_staging_server_is_refused_with_its_message():
 
 
 def test_run_profile_errors_are_reported_and_the_cycle_still_counts():
-    error = {"connector": "contoso.onmicrosoft.com - AAD", "run_profile": "Export", "run_number": 812,
+    error = {"connector": "contoso.onmicrosoft.com - AAD", "run_profile": "Export", "run_number": 814,
              "result": "completed-export-errors", "started": "2025-01-31T08:16:02", "finished": "2025-01-31T08:16:40",
              "stage_failures": 0, "flow_failures": 0, "export_failures": 2}
+    runs = [*NEW_RUNS[:-1], run(AAD, "Export", 814, "2025-01-31T08:16:02", "completed-export-errors")]
     parsed, refusal = judged(["ADSync module loaded", report("completed", "1 run profile result(s) reported errors",
-                                                             [error])])
+                                                             [error], runs=runs)])
     assert refusal == ""
     assert parsed["run_profile_errors"] == [error]
 
@@ -166,6 +233,36 @@ def test_run_profile_errors_are_reported_and_the_cycle_still_counts():
 def test_a_wait_that_ran_out_is_refused(status):
     _parsed, refusal = judged([report(status, "the Delta cycle was still running after 3600 s")])
     assert refusal.startswith(f"{status}: ")
+
+
+def test_the_old_cycles_last_run_taken_for_the_new_ones_is_refused():
+    # The busy cycle's export (run 811 of the Entra connector) ended two seconds before the start:
+    # a window of a few seconds around the start would have taken it for the new cycle's.
+    old_export = run(AAD, "Export", 811, "2025-01-31T08:14:58")
+    parsed, refusal = judged([report("completed", "the Delta cycle ran", runs=[old_export])])
+    assert parsed["runs"] == [old_export]
+    assert refusal == ("stale_run: run 811 (Export, started 2025-01-31T08:14:58) of contoso.onmicrosoft.com - AAD "
+                       "is not newer than its run 811 (started 2025-01-31T08:14:31) before the start")
+    # One stale run among new ones is enough.
+    assert judged([report("completed", "ran", runs=[*NEW_RUNS, old_export])])[1].startswith("stale_run: run 811 ")
+
+
+def test_without_run_numbers_the_start_times_decide():
+    before = [{"connector": AD, "run_number": None, "started": "2025-01-31T08:14:10"}]
+    newer = run(AD, "Delta Import", None, "2025-01-31T08:15:04")
+    same = run(AD, "Export", None, "2025-01-31T08:14:10")
+    assert judged([report("completed", "ran", runs=[newer], before=before)])[1] == ""
+    assert judged([report("completed", "ran", runs=[newer, same], before=before)])[1].startswith(
+        "stale_run: run None (Export, started 2025-01-31T08:14:10) of contoso.com")
+
+
+def test_a_connector_without_runs_before_the_start_counts_its_runs():
+    assert judged([report("completed", "ran", before=BEFORE[:1])])[1] == ""
+
+
+def test_a_completed_report_without_new_runs_is_refused():
+    refusal = judged([report("completed", "the Delta cycle ran", runs=[])])[1]
+    assert refusal == "no_new_run: the report shows no run newer than those before Start-ADSyncSyncCycle"
 
 
 def test_check_mode_is_accepted():

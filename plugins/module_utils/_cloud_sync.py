@@ -14,6 +14,9 @@ Facts from the Microsoft Graph reference:
 - provisionOnDemand answers a stringKeyStringValuePair: ``key`` is JSON text with the
   result (``Success``, ``Failure``, ``Skipped``) and its details, ``value`` is JSON text with
   the provisioning steps, the action and the status.
+- A skip names its reason in ``key``'s ``details.errorCode`` and in the ``SkipReason`` of
+  the step that skipped; ``statusInfo.errorCode`` stays null. ``RedundantExport``: source and
+  target already match. ``NotEffectivelyEntitled``: the object is out of scope.
 """
 
 from __future__ import annotations
@@ -41,8 +44,12 @@ RESUMABLE_STATES = frozenset({"Paused", "Quarantine"})
 # rule book §7: at most 5 provisionOnDemand calls per 10 seconds.
 ON_DEMAND_CALLS = 5
 ON_DEMAND_WINDOW = 10.0
-# A skip is harmless when source and target already match.
-HARMLESS_SKIPS = frozenset({"", "RedundantExport"})
+# Skip reasons: source and target already match; the object is out of the job's scope.
+NO_CHANGE_SKIP = "RedundantExport"
+OUT_OF_SCOPE_SKIP = "NotEffectivelyEntitled"
+# What happened to one object, from its answer; only `exported` changed the tenant.
+EXPORTED, UNCHANGED, OUT_OF_SCOPE, SKIPPED, FAILED = "exported", "unchanged", "out_of_scope", "skipped", "failed"
+GOOD_OUTCOMES = frozenset({EXPORTED, UNCHANGED})
 
 
 @dataclass(frozen=True)
@@ -179,6 +186,32 @@ def _json_text(text) -> dict:
     return parsed if isinstance(parsed, dict) else {}
 
 
+def _skip_reason(details: Mapping, steps: Sequence[Mapping]) -> str | None:
+    """Why a skipped object was skipped: the answer's error code, else the skipping step's SkipReason."""
+    if details.get("errorCode"):
+        return str(details["errorCode"])
+    for step in steps:
+        step_details = step.get("details") if isinstance(step.get("details"), Mapping) else {}
+        if step_details.get("SkipReason"):
+            return str(step_details["SkipReason"])
+    return None
+
+
+def classify(result: str, skip_reason: str | None, steps: Sequence[Mapping]) -> str:
+    """One of EXPORTED, UNCHANGED, OUT_OF_SCOPE, SKIPPED (no reason given) or FAILED."""
+    if result == "Success":
+        return EXPORTED
+    if result != "Skipped":
+        return FAILED
+    if skip_reason == NO_CHANGE_SKIP:
+        return UNCHANGED
+    scoped_out = any(str(step.get("type") or "").casefold() == "scoping"
+                     and str(step.get("status") or "").casefold() not in ("", "success") for step in steps)
+    if skip_reason == OUT_OF_SCOPE_SKIP or scoped_out:
+        return OUT_OF_SCOPE
+    return SKIPPED
+
+
 def on_demand_result(distinguished_name: str, answer: Mapping) -> dict:
     """One object's outcome from a provisionOnDemand answer (its ``key`` and ``value`` are JSON text)."""
     outcome = _json_text(answer.get("key"))
@@ -186,19 +219,23 @@ def on_demand_result(distinguished_name: str, answer: Mapping) -> dict:
     details = outcome.get("details") if isinstance(outcome.get("details"), Mapping) else {}
     status = report.get("statusInfo") if isinstance(report.get("statusInfo"), Mapping) else {}
     result = str(outcome.get("result") or status.get("status") or "Unknown")
+    raw_steps = [step for step in report.get("provisioningSteps") or () if isinstance(step, Mapping)]
     steps = [{"name": step.get("name"), "type": step.get("type"), "status": step.get("status"),
-              "description": step.get("description")}
-             for step in report.get("provisioningSteps") or () if isinstance(step, Mapping)]
+              "description": step.get("description")} for step in raw_steps]
     failed_step = next((step for step in steps if str(step["status"] or "").casefold() == "failure"), None)
-    error_code = details.get("errorCode") or status.get("errorCode") or None
+    skip_reason = _skip_reason(details, raw_steps) if result == "Skipped" else None
+    error_code = skip_reason or details.get("errorCode") or status.get("errorCode") or None
+    skipped_step = next((step for step in steps if str(step["status"] or "").casefold() == "skipped"), None)
     error_message = (details.get("errorMessage") or status.get("reason")
-                     or (failed_step or {}).get("description") or None)
+                     or (failed_step or skipped_step or {}).get("description") or None)
     target = report.get("targetIdentity") if isinstance(report.get("targetIdentity"), Mapping) else {}
+    kind = classify(result, skip_reason, raw_steps)
     return {
         "distinguished_name": distinguished_name,
         "sent": True,
         "result": result,
-        "ok": result == "Success" or (result == "Skipped" and (error_code or "") in HARMLESS_SKIPS),
+        "outcome": kind,
+        "ok": kind in GOOD_OUTCOMES,
         "action": report.get("action"),
         "target_id": target.get("id"),
         "reportable_identifier": report.get("reportableIdentifier"),
@@ -210,15 +247,43 @@ def on_demand_result(distinguished_name: str, answer: Mapping) -> dict:
 
 def not_sent(distinguished_name: str) -> dict:
     """An object check mode left alone."""
-    return {"distinguished_name": distinguished_name, "sent": False, "result": None, "ok": None, "action": None,
-            "target_id": None, "reportable_identifier": None, "error_code": None, "error_message": None,
-            "steps": []}
+    return {"distinguished_name": distinguished_name, "sent": False, "result": None, "outcome": None, "ok": None,
+            "action": None, "target_id": None, "reportable_identifier": None, "error_code": None,
+            "error_message": None, "steps": []}
 
 
 def refused(distinguished_name: str, error: GraphError) -> dict:
     """An object Graph refused outright (an unknown DN, a malformed request)."""
-    return dict(not_sent(distinguished_name), sent=True, result="Failure", ok=False,
+    return dict(not_sent(distinguished_name), sent=True, result="Failure", outcome=FAILED, ok=False,
                 error_code=error.code or str(error.status or ""), error_message=str(error))
+
+
+def outcome_counts(results: Sequence[Mapping]) -> dict:
+    """How many objects had each outcome; objects not sent count as ``not_sent``."""
+    counts: dict[str, int] = {}
+    for result in results:
+        key = result.get("outcome") or "not_sent"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def not_provisioned_message(results: Sequence[Mapping]) -> str | None:
+    """What went wrong, failures and out-of-scope objects told apart; None when every sent object is good."""
+    bad = [result for result in results if result.get("ok") is False]
+    if not bad:
+        return None
+
+    def shown(result: Mapping) -> str:
+        why = " ".join(str(part) for part in (result.get("error_code"), result.get("error_message")) if part)
+        return f"{result['distinguished_name']}" + (f" ({why})" if why else "")
+
+    parts = []
+    for kind, label in ((FAILED, "failed"), (OUT_OF_SCOPE, "out of scope, not provisioned"),
+                        (SKIPPED, "skipped without a reason")):
+        of_kind = [shown(result) for result in bad if result.get("outcome") == kind]
+        if of_kind:
+            parts.append(f"{label}: " + "; ".join(of_kind))
+    return f"Cloud Sync did not provision {len(bad)} of {len(results)} objects. " + ". ".join(parts)
 
 
 # --- over Graph ---------------------------------------------------------------------------

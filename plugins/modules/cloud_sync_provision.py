@@ -17,8 +17,12 @@ description:
     unless O(rule_id) is given.
   - Sends at most 5 calls in any 10 seconds, Microsoft's limit for this call, and still waits as long as
     C(Retry-After) says when Graph throttles.
-  - Reports each object's result (V(Success), V(Skipped), V(Failure)), the action taken and the provisioning steps.
-    Fails after trying every object when any of them failed.
+  - Reports each object's result (V(Success), V(Skipped), V(Failure)), what it came to (RV(results[].outcome)),
+    the action taken and the provisioning steps. A skip because source and target already match
+    (C(RedundantExport)) is told apart from a skip because the object is out of scope (C(NotEffectivelyEntitled),
+    or a scoping step that did not pass), which was not provisioned.
+  - Fails after trying every object when any of them failed, was out of scope or was skipped without a reason.
+  - Reports C(changed) only when Cloud Sync exported at least one object, or the job was started.
   - Starts a paused or quarantined job once, before provisioning, only when O(resume_paused_job=true); a running
     job is never started.
 author:
@@ -29,7 +33,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Finds the job and its rule, and sends nothing.
+    description: Finds the job and its rule, and sends nothing; reports C(changed) when there are objects to send.
   diff_mode:
     support: none
     description: The change happens in Microsoft Entra ID; see RV(results) for what it did.
@@ -154,8 +158,19 @@ results:
       description: V(Success), V(Skipped) or V(Failure); null when not sent.
       type: str
       sample: Success
+    outcome:
+      description:
+        - What the answer came to. V(exported) when Cloud Sync exported the object (a V(Success)).
+        - V(unchanged) for a skip because source and target already match (C(RedundantExport)).
+        - V(out_of_scope) for a skip because the object is out of the job's scope (C(NotEffectivelyEntitled), or a
+          scoping step that did not pass); it was not provisioned.
+        - V(skipped) for a skip whose answer gives no reason; V(failed) for a V(Failure) or a call Graph refused.
+        - Null when not sent.
+      type: str
+      choices: [exported, unchanged, out_of_scope, skipped, failed]
+      sample: exported
     ok:
-      description: True for a success, or a skip because source and target already match; null when not sent.
+      description: True when RV(results[].outcome) is V(exported) or V(unchanged); null when not sent.
       type: bool
       sample: true
     action:
@@ -171,7 +186,8 @@ results:
       type: str
       sample: alice@contoso.com
     error_code:
-      description: Cloud Sync's error or skip code.
+      description: Cloud Sync's error code, or for a skip its reason (from the answer's details or the skipping
+        step's C(SkipReason)).
       type: str
       sample: RedundantExport
     error_message:
@@ -188,14 +204,22 @@ summary:
   returned: success
   type: dict
   sample: {"Success": 2, "Skipped": 1}
+outcomes:
+  description: Counts of objects per RV(results[].outcome); objects not sent count as C(not_sent).
+  returned: success
+  type: dict
+  sample: {"exported": 2, "unchanged": 1}
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._cloud_sync import (
+    EXPORTED,
     find_job,
     find_service_principal,
+    not_provisioned_message,
     not_sent,
+    outcome_counts,
     provision_on_demand,
     read_rule_id,
     start_job,
@@ -255,14 +279,14 @@ def main():
     except HybridIdentityError as err:
         module.fail_json(msg=str(err), hint=err.hint)
 
-    outcome = {"changed": bool(names) or start, "job": job.as_dict(), "rule_id": rule_id, "job_started": start,
-               "results": results, "summary": summarize(results)}
-    failed = [result for result in results if result["ok"] is False]
-    if failed:
-        shown = "; ".join(f"{result['distinguished_name']}: {result['result']} "
-                          f"{result['error_code'] or ''} {result['error_message'] or ''}".strip() for result in failed)
-        module.fail_json(msg=f"Cloud Sync did not provision {len(failed)} of {len(results)} objects: {shown}",
-                         hint="fix what each message says in AD, then run again for those objects", **outcome)
+    # Check mode can't know what Cloud Sync would do: every object it would send may change the tenant.
+    exported = bool(names) if module.check_mode else any(result["outcome"] == EXPORTED for result in results)
+    outcome = {"changed": exported or start, "job": job.as_dict(), "rule_id": rule_id, "job_started": start,
+               "results": results, "summary": summarize(results), "outcomes": outcome_counts(results)}
+    message = not_provisioned_message(results)
+    if message:
+        module.fail_json(msg=message, hint="fix what each message says in AD (an object out of scope: its OU or the "
+                                           "job's scoping filter), then run again for those objects", **outcome)
     module.exit_json(**outcome)
 
 

@@ -46,6 +46,17 @@ NEW_USERS_SCENARIO = {"tenant": TENANT, "cloud": {"users": []}, "ad": {"users": 
     {"sAMAccountName": f"new{number}", "ou": "OU=Staff", "userPrincipalName": f"new{number}@contoso.com",
      "mail": f"new{number}@contoso.com", "proxyAddresses": [f"SMTP:new{number}@contoso.com"]}
     for number in range(1, 8)]}}
+# rule book §9.5 and §3: a system account Cloud Sync leaves out; dave's soft match is refused
+# (his cloud user carries another ImmutableId); erin is new.
+ANSWERS_SCENARIO = {"tenant": TENANT, "cloud": {"users": [
+    {"userPrincipalName": "dave@contoso.com", "mail": "dave@contoso.com", "proxyAddresses": ["SMTP:dave@contoso.com"],
+     "onPremisesImmutableId": "b3RoZXItZGlyZWN0b3J5LWFuY2hvcg=="}]}, "ad": {"users": [
+    {"sAMAccountName": "HealthMailbox7f3a", "ou": "OU=Service", "userPrincipalName": "HealthMailbox7f3a@contoso.com",
+     "mail": "HealthMailbox7f3a@contoso.com", "proxyAddresses": ["SMTP:HealthMailbox7f3a@contoso.com"]},
+    {"sAMAccountName": "dave", "ou": "OU=Staff", "userPrincipalName": "dave@contoso.com", "mail": "dave@contoso.com",
+     "proxyAddresses": ["SMTP:dave@contoso.com"]},
+    {"sAMAccountName": "erin", "ou": "OU=Staff", "userPrincipalName": "erin@contoso.com", "mail": "erin@contoso.com",
+     "proxyAddresses": ["SMTP:erin@contoso.com"]}]}}
 WINDOW_SCENARIO = {"tenant": TENANT | {"features": {"blockSoftMatchEnabled": True}}, "cloud": {"users": []},
                    "ad": {"users": []}}
 
@@ -347,8 +358,50 @@ def test_an_unknown_dn_fails_naming_it_after_the_others_went(lab, lab_vars):
     status, result, _output = run_module("cloud_sync_provision", graph(
         lab_vars, distinguished_names=[missing, lab.ad_anchor("bob").dn]))
     assert status == "FAILED"
-    assert f"{missing}: Failure" in result["msg"]
+    assert f"failed: {missing} (Request_ResourceNotFound " in result["msg"]
     assert [r["result"] for r in result["results"]] == ["Failure", "Success"]
+
+
+def test_out_of_scope_failed_and_exported_objects_are_told_apart(lab, lab_vars):
+    lab.load(ANSWERS_SCENARIO)
+    system, dave, erin = (lab.ad_anchor(sam).dn for sam in ("HealthMailbox7f3a", "dave", "erin"))
+
+    status, result, output = run_module("cloud_sync_provision",
+                                        graph(lab_vars, distinguished_names=[system, dave, erin]))
+
+    assert status == "FAILED", output
+    by_dn = {r["distinguished_name"]: r for r in result["results"]}
+    assert (by_dn[system]["result"], by_dn[system]["outcome"], by_dn[system]["ok"]) == (
+        "Skipped", "out_of_scope", False)
+    assert by_dn[system]["error_code"] == "NotEffectivelyEntitled"
+    assert (by_dn[dave]["result"], by_dn[dave]["outcome"], by_dn[dave]["error_code"]) == (
+        "Failure", "failed", "InvalidSoftMatch")
+    assert "already has the onPremisesImmutableId" in by_dn[dave]["error_message"]
+    assert (by_dn[erin]["outcome"], by_dn[erin]["action"]) == ("exported", "Create")
+    assert result["outcomes"] == {"out_of_scope": 1, "failed": 1, "exported": 1}
+    assert result["changed"] is True
+    assert f"failed: {dave} (InvalidSoftMatch " in result["msg"]
+    assert f"out of scope, not provisioned: {system} (NotEffectivelyEntitled " in result["msg"]
+    # The engine's own log says the same: excluded by §9.5, refused by §3.
+    runs = emulator(lab).sync_runs(limit=3)
+    assert [(run["objects"][0]["action"], run["objects"][0]["rule"]) for run in reversed(runs)] == [
+        ("excluded", "§9.5"), ("export_error", "§3"), ("created", "§3.4")]
+
+
+def test_provisioning_an_unchanged_user_again_changes_nothing(lab, lab_vars):
+    lab.load(ANSWERS_SCENARIO)
+    erin = lab.ad_anchor("erin").dn
+    status, first, output = run_module("cloud_sync_provision", graph(lab_vars, distinguished_names=[erin]))
+    assert status == "CHANGED", output
+    assert first["outcomes"] == {"exported": 1}
+
+    status, again, output = run_module("cloud_sync_provision", graph(lab_vars, distinguished_names=[erin]))
+
+    assert status == "SUCCESS", output
+    [result] = again["results"]
+    assert (result["result"], result["outcome"], result["ok"], result["error_code"]) == (
+        "Skipped", "unchanged", True, "RedundantExport")
+    assert again["outcomes"] == {"unchanged": 1} and again["summary"] == {"Skipped": 1}
 
 
 # --- the schedule -------------------------------------------------------------------------

@@ -1,8 +1,14 @@
 """Graph's Cloud Sync API: `/servicePrincipals` and `.../synchronization/jobs` with provisionOnDemand (internal).
 
 provisionOnDemand syncs the one AD object its DN names through the lab's sync engine and
-answers as Graph does: one stringKeyStringValuePair whose `key` is JSON `{"result", "details"}`
-and whose `value` is JSON of the provisioning report (steps, status, identities).
+answers as Graph's reference shows: one stringKeyStringValuePair whose `key` is JSON
+`{"result", "details"}` and whose `value` is JSON of the provisioning report (action,
+provisioning steps, statusInfo, identities). A skip names its reason as Graph's examples do:
+in `key.details.errorCode` and in the `SkipReason` of the step that skipped, while
+`statusInfo.errorCode` stays null; `RedundantExport` when source and target already match,
+`NotEffectivelyEntitled` for an object out of scope (lab decision: the code Microsoft's
+provisioning docs show for an object out of scope; what Cloud Sync answers for a system
+account is not documented). A refusal is a `Failure` with its code in both places.
 """
 
 from __future__ import annotations
@@ -43,10 +49,12 @@ SERVICE_PRINCIPAL = ResourceSchema("microsoft.graph.servicePrincipal", "ServiceP
     _p("tags", "strings", default=(ANY_EQ, ANY_STARTS), selected=True),
 ])
 
-# What each engine action is called in a provisioning report.
+# What each engine action is called in a provisioning report (an export error: the action it tried).
 REPORT_ACTIONS = {"created": "Create", "quarantined": "Create", "joined_hard": "Update", "joined_smtp": "Update",
-                  "joined_upn": "Update", "updated": "Update", "unchanged": "Other", "excluded": "Other",
-                  "export_error": "Other"}
+                  "joined_upn": "Update", "updated": "Update", "unchanged": "Other", "excluded": "Other"}
+EXPORT_STEPS = {"Create": "EntryExportAdd", "Update": "EntryExportUpdate"}
+REDUNDANT_EXPORT = "RedundantExport"
+OUT_OF_SCOPE = "NotEffectivelyEntitled"
 
 
 class _ServicePrincipals:
@@ -177,13 +185,7 @@ def _subject_dn(body: dict, rule_id: str) -> str:
 
 def _report(user: OnPremUser, outcome: dict, cloud_user: dict | None, started: str) -> tuple[dict, dict]:
     """The provisioning report Graph returns for one object: steps Import, Scoping, Matching, Export."""
-    action, error = outcome["action"], outcome["error"]
-    if action == "excluded":
-        status = "Skipped"
-    elif action == "export_error":
-        status = "Failure"
-    else:
-        status = "Skipped" if action == "unchanged" else "Success"
+    action = outcome["action"]
     now = now_text()
     name = user.user_principal_name or user.sam_account_name
 
@@ -196,22 +198,41 @@ def _report(user: OnPremUser, outcome: dict, cloud_user: dict | None, started: s
                    "userPrincipalName": user.user_principal_name or "", "mail": user.mail or "",
                    "proxyAddresses": ", ".join(user.proxy_addresses), "objectGUID": user.object_guid_text,
                    "sourceAnchor": user.source_anchor})]
-    in_scope = action != "excluded"
-    steps.append(step("EntrySynchronizationScoping", "Scoping", "Success" if in_scope else "Skipped",
-                      "Determine if user in scope by evaluating against each scoping filter",
-                      {"Active in the source system": str(user.enabled), "Scoping filter evaluation passed":
-                       str(in_scope), **({} if in_scope else {"SkipReason": outcome["reason"]})}))
-    if in_scope:
-        steps.append(step("EntryMatching", "Matching", "Failure" if action == "export_error" else "Success",
-                          outcome["reason"], {"rule": outcome["rule"], "action": action,
-                                              "matchedTargetId": outcome["cloud_user_id"] or ""}))
-        export_name = {"Create": "EntryExportAdd", "Update": "EntryExportUpdate"}.get(REPORT_ACTIONS[action],
-                                                                                      "EntrySynchronizationSkip")
-        steps.append(step(export_name, "Export", status, f"User '{name}': {action}",
-                          {"quarantined": json.dumps(outcome["quarantined"]), "errorCode": error or ""}))
-    key = {"result": status, "details": {"errorCode": error, "errorMessage": outcome["reason"]} if error else {}}
+    scope = {"Active in the source system": str(user.enabled)}
+    if action == "excluded":
+        status, report_action = "Skipped", "Other"
+        error, message = OUT_OF_SCOPE, f"User '{name}' is out of scope and was not provisioned: {outcome['reason']}."
+        steps.append(step("EntrySynchronizationScoping", "Scoping", "Skipped", message,
+                          {**scope, "Scoping filter evaluation passed": "False", "SkipReason": OUT_OF_SCOPE}))
+    else:
+        steps.append(step("EntrySynchronizationScoping", "Scoping", "Success",
+                          "Determine if user in scope by evaluating against each scoping filter",
+                          {**scope, "Scoping filter evaluation passed": "True"}))
+        steps.append(step("EntryMatching", "Matching", "Success", outcome["reason"],
+                          {"rule": outcome["rule"], "action": action,
+                           "matchedTargetId": outcome["cloud_user_id"] or ""}))
+        if action == "unchanged":
+            status, report_action = "Skipped", "Other"
+            error, message = REDUNDANT_EXPORT, "Source and target already hold the same values: nothing to export."
+            steps.append(step("EntrySynchronizationSkip", "Export", "Skipped",
+                              f"User '{name}' already matches the cloud user; no change was exported.",
+                              {"SkipReason": REDUNDANT_EXPORT}))
+        elif action == "export_error":
+            status, report_action = "Failure", "Update" if outcome["cloud_user_id"] else "Create"
+            error, message = outcome["error"], outcome["reason"]
+            steps.append(step(EXPORT_STEPS[report_action], "Export", "Failure",
+                              f"User '{name}' could not be exported: {message}", {"errorCode": error}))
+        else:
+            status, report_action = "Success", REPORT_ACTIONS[action]
+            error, message = None, None
+            verb = "created in" if report_action == "Create" else "updated in"
+            steps.append(step(EXPORT_STEPS[report_action], "Export", "Success",
+                              f"User '{name}' was {verb} Azure Active Directory",
+                              {"quarantined": json.dumps(outcome["quarantined"]), "errorCode": outcome["error"] or ""}))
+    failed = status == "Failure"
+    key = {"result": status, "details": {"errorCode": error, "errorMessage": message} if error else {}}
     value = {
-        "action": REPORT_ACTIONS[action],
+        "action": report_action,
         "changeId": str(uuid.uuid4()),
         "startTime": started,
         "endTime": now,
@@ -223,9 +244,10 @@ def _report(user: OnPremUser, outcome: dict, cloud_user: dict | None, started: s
         "sourceIdentity": {"id": user.object_guid_text, "type": "user", "displayName": user.display_name,
                            "details": {"distinguishedName": user.dn}},
         "sourceSystem": {"id": None, "name": "Active Directory", "details": None},
-        "statusInfo": {"status": status, "errorCode": error, "reason": outcome["reason"] if error else None,
-                       "additionalDetails": None, "errorCategory": "NonServiceFailure" if error else None,
-                       "recommendedAction": None},
+        # Graph's skip example keeps statusInfo's errorCode null; a failure carries it.
+        "statusInfo": {"status": status, "errorCode": error if failed else None,
+                       "reason": message if failed else None, "additionalDetails": None,
+                       "errorCategory": "NonServiceFailure" if failed else None, "recommendedAction": None},
         "targetIdentity": {"id": outcome["cloud_user_id"], "type": "User", "displayName": outcome["cloud_upn"],
                            "details": None},
         "targetSystem": {"id": None, "name": "Azure Active Directory", "details": None},

@@ -10,8 +10,11 @@ from ansible_collections.hybrid.identity.plugins.module_utils._cloud_sync import
     choose_job,
     choose_rule,
     choose_service_principal,
+    not_provisioned_message,
+    not_sent,
     on_demand_body,
     on_demand_result,
+    outcome_counts,
     refused,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError, HybridIdentityError
@@ -168,7 +171,8 @@ def test_a_success_reads_action_target_and_steps():
         "statusInfo": {"status": "Success"},
         "targetIdentity": {"id": "87cb2512-8e7f-4543-a9c9-e7cf8756a3ad", "type": "User"}}))
     assert result == {
-        "distinguished_name": DN, "sent": True, "result": "Success", "ok": True, "action": "Update",
+        "distinguished_name": DN, "sent": True, "result": "Success", "outcome": "exported", "ok": True,
+        "action": "Update",
         "target_id": "87cb2512-8e7f-4543-a9c9-e7cf8756a3ad", "reportable_identifier": "adelev@chicago.com",
         "error_code": None, "error_message": None,
         "steps": [{"name": "EntryImportAdd", "type": "Import", "status": "Success",
@@ -177,28 +181,55 @@ def test_a_success_reads_action_target_and_steps():
     }
 
 
-def test_a_redundant_export_is_a_harmless_skip():
+# Graph's reference example of a skip: the reason in key's details and in the skipping step,
+# statusInfo's errorCode null.
+SKIP_STEP = {"name": "EntrySynchronizationSkip", "type": "Export", "status": "Skipped",
+             "description": "The state of the user in both the source and target systems already match.",
+             "details": {"SkipReason": "RedundantExport"}}
+SKIP_STATUS = {"status": "Skipped", "errorCode": None, "reason": None}
+
+
+def test_a_redundant_export_is_a_skip_that_changed_nothing():
     result = on_demand_result(DN, answer(
         {"result": "Skipped", "details": {"errorCode": "RedundantExport",
                                           "errorMessage": "The state of the user in both the source and target "
                                                           "systems already match."}},
-        {"action": "Other", "statusInfo": {"status": "Skipped"}}))
-    assert result["result"] == "Skipped" and result["ok"] is True
+        {"action": "Other", "provisioningSteps": [SKIP_STEP], "statusInfo": SKIP_STATUS}))
+    assert (result["result"], result["outcome"], result["ok"]) == ("Skipped", "unchanged", True)
     assert result["error_code"] == "RedundantExport"
     assert result["error_message"].startswith("The state of the user")
 
 
-def test_a_scoping_skip_is_not_ok():
-    result = on_demand_result(DN, answer({"result": "Skipped", "details": {"errorCode": "NotEffectivelyEntitled"}},
-                                         {"statusInfo": {"status": "Skipped"}}))
-    assert result["ok"] is False
+def test_the_skip_reason_of_the_skipping_step_counts_when_details_are_empty():
+    result = on_demand_result(DN, answer({"result": "Skipped", "details": {}},
+                                         {"provisioningSteps": [SKIP_STEP], "statusInfo": SKIP_STATUS}))
+    assert (result["outcome"], result["ok"], result["error_code"]) == ("unchanged", True, "RedundantExport")
+    assert result["error_message"] == SKIP_STEP["description"]
+
+
+def test_an_object_out_of_scope_is_not_ok_and_not_a_failure():
+    by_code = on_demand_result(DN, answer({"result": "Skipped", "details": {"errorCode": "NotEffectivelyEntitled"}},
+                                          {"statusInfo": SKIP_STATUS}))
+    assert (by_code["outcome"], by_code["ok"], by_code["error_code"]) == ("out_of_scope", False,
+                                                                           "NotEffectivelyEntitled")
+    scoping = {"name": "EntrySynchronizationScoping", "type": "Scoping", "status": "Skipped",
+               "description": "User 'svc' is out of scope", "details": {"Scoping filter evaluation passed": "False"}}
+    by_step = on_demand_result(DN, answer({"result": "Skipped", "details": {}},
+                                          {"provisioningSteps": [scoping], "statusInfo": SKIP_STATUS}))
+    assert (by_step["outcome"], by_step["ok"], by_step["error_message"]) == (
+        "out_of_scope", False, "User 'svc' is out of scope")
+
+
+def test_a_skip_without_any_reason_is_not_taken_for_harmless():
+    result = on_demand_result(DN, answer({"result": "Skipped", "details": {}}, {"statusInfo": SKIP_STATUS}))
+    assert (result["outcome"], result["ok"], result["error_code"]) == ("skipped", False, None)
 
 
 def test_a_failure_takes_its_message_from_details_status_or_failed_step():
     from_details = on_demand_result(DN, answer({"result": "Failure", "details": {
         "errorCode": "AttributeValueMustBeUnique", "errorMessage": "proxyAddresses value is already used"}}, {}))
-    assert (from_details["ok"], from_details["error_code"], from_details["error_message"]) == (
-        False, "AttributeValueMustBeUnique", "proxyAddresses value is already used")
+    assert (from_details["outcome"], from_details["ok"], from_details["error_code"], from_details["error_message"]) == (
+        "failed", False, "AttributeValueMustBeUnique", "proxyAddresses value is already used")
     from_step = on_demand_result(DN, answer({"result": "Failure", "details": {}}, {
         "provisioningSteps": [{"name": "EntryExportUpdate", "type": "Export", "status": "Failure",
                                "description": "InvalidSoftMatch on alice@contoso.com"}],
@@ -209,13 +240,28 @@ def test_a_failure_takes_its_message_from_details_status_or_failed_step():
 
 def test_an_answer_without_json_reads_as_unknown():
     result = on_demand_result(DN, {"key": "not json", "value": None})
-    assert (result["result"], result["ok"], result["steps"]) == ("Unknown", False, [])
+    assert (result["result"], result["outcome"], result["ok"], result["steps"]) == ("Unknown", "failed", False, [])
 
 
 def test_an_object_graph_refused_is_a_failure_with_graphs_message():
     error = GraphError("Microsoft Graph answered 404 Request_ResourceNotFound to POST ...: No user", status=404,
                        code="Request_ResourceNotFound")
     result = refused(DN, error)
-    assert (result["sent"], result["result"], result["ok"], result["error_code"]) == (
-        True, "Failure", False, "Request_ResourceNotFound")
+    assert (result["sent"], result["result"], result["outcome"], result["ok"], result["error_code"]) == (
+        True, "Failure", "failed", False, "Request_ResourceNotFound")
     assert "No user" in result["error_message"]
+
+
+def test_the_message_tells_failures_and_objects_out_of_scope_apart():
+    exported = on_demand_result("CN=a", answer({"result": "Success", "details": {}}, {"action": "Create"}))
+    unchanged = on_demand_result("CN=b", answer({"result": "Skipped", "details": {"errorCode": "RedundantExport"}}, {}))
+    out = on_demand_result("CN=svc", answer({"result": "Skipped", "details": {
+        "errorCode": "NotEffectivelyEntitled", "errorMessage": "system account"}}, {}))
+    failed = on_demand_result("CN=c", answer({"result": "Failure", "details": {
+        "errorCode": "InvalidSoftMatch", "errorMessage": "another ImmutableId"}}, {}))
+    assert not_provisioned_message([exported, unchanged]) is None
+    assert not_provisioned_message([exported, unchanged, out, failed]) == (
+        "Cloud Sync did not provision 2 of 4 objects. failed: CN=c (InvalidSoftMatch another ImmutableId). "
+        "out of scope, not provisioned: CN=svc (NotEffectivelyEntitled system account)")
+    assert outcome_counts([exported, unchanged, out, failed, not_sent("CN=d")]) == {
+        "exported": 1, "unchanged": 1, "out_of_scope": 1, "failed": 1, "not_sent": 1}

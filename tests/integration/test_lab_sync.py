@@ -7,6 +7,7 @@ TLS verified against the lab CA), and Cloud Sync's provisionOnDemand is driven o
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import time
@@ -18,6 +19,9 @@ import pytest
 import requests
 import yaml
 
+from tests.lab.entra._sync_connector import ATTRIBUTES, AdConnector
+
+LAB = Path(__file__).resolve().parents[1] / "lab"
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "lab" / "scenarios").glob("*.yml"))
 SYNC_SCENARIOS = [path for path in SCENARIOS
                   if "after_sync" in (yaml.safe_load(path.read_text()).get("expect") or {})]
@@ -317,3 +321,48 @@ def test_start_resumes_a_paused_or_quarantined_job(lab, entra, graph, lab_vars):
         assert graph.call("GET", path).json()["status"]["code"] == "Paused"
     finally:
         entra.set_sync_job_status("Active")
+
+
+# --- the lab's contract -------------------------------------------------------------------
+
+FIVE_USERS = {"tenant": {"initial_domain": "contoso.onmicrosoft.com", "verified_domains": ["contoso.com"]},
+              "ad": {"users": [{"sAMAccountName": f"page{number}", "ou": "OU=Staff",
+                                "userPrincipalName": f"page{number}@contoso.com", "description": "not read",
+                                "employeeID": f"E{number}", "proxyAddresses": [f"SMTP:page{number}@contoso.com"]}
+                               for number in range(1, 6)]}}
+
+
+def test_the_connector_reads_ad_in_pages_and_only_its_attributes(lab, lab_vars):
+    lab.load(FIVE_USERS)
+    connector = AdConnector(lab.lab_dir, page_size=2)
+
+    users = connector.read_scope(lab_vars["lab_scenario_ou"])
+
+    assert sorted(user.sam_account_name for user in users) == [f"page{number}" for number in range(1, 6)]
+    stats = connector.last_read
+    assert (stats.page_size, stats.pages, stats.entries) == (2, 3, 5)
+    assert stats.attributes_requested == ATTRIBUTES
+    assert stats.attributes_returned <= set(ATTRIBUTES), stats.attributes_returned - set(ATTRIBUTES)
+    assert {"proxyAddresses", "objectGUID", "uSNChanged"} <= stats.attributes_returned
+    assert {"description", "employeeID", "cn", "memberOf"}.isdisjoint(stats.attributes_returned)
+
+
+def test_the_lab_imports_nothing_of_the_collection():
+    """The lab is an independent model of the rule book: no file under tests/lab may import the collection."""
+    offenders = []
+    for path in sorted(LAB.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in
+                  ("import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant)):
+                names = [str(node.args[0].value)]
+            else:
+                continue
+            offenders += [f"{path.relative_to(LAB)}:{node.lineno} {name}" for name in names
+                          if name.split(".")[0] in ("plugins", "ansible_collections")]
+    assert len(list(LAB.rglob("*.py"))) > 30
+    assert not offenders, offenders

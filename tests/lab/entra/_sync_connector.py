@@ -2,6 +2,8 @@
 
 Connection settings come from the lab directory's lab_vars.yml, read at every run, so the
 emulator works whichever lab service started first. TLS is verified against the lab CA.
+The search pages with the simple paged results control, page by page, and asks for the
+connector's attributes only; `last_read` tells what the last search did.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ ATTRIBUTES = ("objectGUID", "mS-DS-ConsistencyGuid", "sAMAccountName", "userPrin
               "mailNickname", "proxyAddresses", "displayName", "givenName", "sn", "objectClass",
               "isCriticalSystemObject", "userAccountControl", "whenChanged", "uSNChanged")
 USER_FILTER = "(&(objectCategory=person)(objectClass=user))"
+PAGED_RESULTS_CONTROL = "1.2.840.113556.1.4.319"     # RFC 2696
 
 
 class ConnectorError(Exception):
@@ -62,10 +65,22 @@ class AdSettings:
                    scenario_ou=str(settings.get("lab_scenario_ou") or settings["ad_base_dn"]))
 
 
+@dataclass(frozen=True)
+class ReadStats:
+    """What one search did: the pages it took, the entries, the attributes asked for and those AD sent."""
+
+    page_size: int
+    pages: int
+    entries: int
+    attributes_requested: tuple[str, ...]
+    attributes_returned: frozenset[str]
+
+
 class AdConnector:
     def __init__(self, lab_dir: Path, page_size: int = PAGE_SIZE):
         self.lab_dir = Path(lab_dir)
         self.page_size = page_size
+        self.last_read: ReadStats | None = None
 
     def settings(self) -> AdSettings:
         return AdSettings.from_lab_dir(self.lab_dir)
@@ -89,14 +104,26 @@ class AdConnector:
                                   raise_exceptions=True, receive_timeout=30) as connection:
                 if not settings.use_ssl:
                     connection.start_tls()
-                entries = connection.extend.standard.paged_search(
-                    base, USER_FILTER, search_scope=scope, attributes=list(ATTRIBUTES),
-                    paged_size=self.page_size, generator=True)
-                return [user_from_entry(entry) for entry in entries if entry.get("type") == "searchResEntry"]
+                users, returned, pages, cookie = [], set(), 0, None
+                while True:
+                    connection.search(base, USER_FILTER, search_scope=scope, attributes=list(ATTRIBUTES),
+                                      paged_size=self.page_size, paged_cookie=cookie)
+                    pages += 1
+                    for entry in connection.response or ():
+                        if entry.get("type") == "searchResEntry":
+                            returned.update(entry["raw_attributes"])
+                            users.append(user_from_entry(entry))
+                    control = (connection.result.get("controls") or {}).get(PAGED_RESULTS_CONTROL) or {}
+                    cookie = (control.get("value") or {}).get("cookie")
+                    if not cookie:
+                        break
         except LDAPNoSuchObjectResult:
+            self.last_read = ReadStats(self.page_size, 1, 0, ATTRIBUTES, frozenset())
             return []
         except (LDAPException, OSError) as err:
             raise ConnectorError(f"reading AD at {settings.host}:{settings.port} failed: {err}") from err
+        self.last_read = ReadStats(self.page_size, pages, len(users), ATTRIBUTES, frozenset(returned))
+        return users
 
 
 def user_from_entry(entry: dict) -> OnPremUser:

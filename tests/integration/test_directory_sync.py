@@ -48,15 +48,22 @@ NEW_USERS_SCENARIO = {"tenant": TENANT, "cloud": {"users": []}, "ad": {"users": 
     for number in range(1, 8)]}}
 # rule book §9.5 and §3: a system account Cloud Sync leaves out; dave's soft match is refused
 # (his cloud user carries another ImmutableId); erin is new.
-ANSWERS_SCENARIO = {"tenant": TENANT, "cloud": {"users": [
-    {"userPrincipalName": "dave@contoso.com", "mail": "dave@contoso.com", "proxyAddresses": ["SMTP:dave@contoso.com"],
-     "onPremisesImmutableId": "b3RoZXItZGlyZWN0b3J5LWFuY2hvcg=="}]}, "ad": {"users": [
-    {"sAMAccountName": "HealthMailbox7f3a", "ou": "OU=Service", "userPrincipalName": "HealthMailbox7f3a@contoso.com",
-     "mail": "HealthMailbox7f3a@contoso.com", "proxyAddresses": ["SMTP:HealthMailbox7f3a@contoso.com"]},
-    {"sAMAccountName": "dave", "ou": "OU=Staff", "userPrincipalName": "dave@contoso.com", "mail": "dave@contoso.com",
-     "proxyAddresses": ["SMTP:dave@contoso.com"]},
-    {"sAMAccountName": "erin", "ou": "OU=Staff", "userPrincipalName": "erin@contoso.com", "mail": "erin@contoso.com",
-     "proxyAddresses": ["SMTP:erin@contoso.com"]}]}}
+ANSWERS_SCENARIO = {
+    "tenant": TENANT,
+    "cloud": {"users": [
+        {"userPrincipalName": "dave@contoso.com", "mail": "dave@contoso.com",
+         "proxyAddresses": ["SMTP:dave@contoso.com"], "onPremisesImmutableId": "b3RoZXItZGlyZWN0b3J5LWFuY2hvcg=="},
+    ]},
+    "ad": {"users": [
+        {"sAMAccountName": "HealthMailbox7f3a", "ou": "OU=Service",
+         "userPrincipalName": "HealthMailbox7f3a@contoso.com", "mail": "HealthMailbox7f3a@contoso.com",
+         "proxyAddresses": ["SMTP:HealthMailbox7f3a@contoso.com"]},
+        {"sAMAccountName": "dave", "ou": "OU=Staff", "userPrincipalName": "dave@contoso.com",
+         "mail": "dave@contoso.com", "proxyAddresses": ["SMTP:dave@contoso.com"]},
+        {"sAMAccountName": "erin", "ou": "OU=Staff", "userPrincipalName": "erin@contoso.com",
+         "mail": "erin@contoso.com", "proxyAddresses": ["SMTP:erin@contoso.com"]},
+    ]},
+}
 WINDOW_SCENARIO = {"tenant": TENANT | {"features": {"blockSoftMatchEnabled": True}}, "cloud": {"users": []},
                    "ad": {"users": []}}
 

@@ -210,8 +210,8 @@ def test_the_skip_reason_of_the_skipping_step_counts_when_details_are_empty():
 def test_an_object_out_of_scope_is_not_ok_and_not_a_failure():
     by_code = on_demand_result(DN, answer({"result": "Skipped", "details": {"errorCode": "NotEffectivelyEntitled"}},
                                           {"statusInfo": SKIP_STATUS}))
-    assert (by_code["outcome"], by_code["ok"], by_code["error_code"]) == ("out_of_scope", False,
-                                                                           "NotEffectivelyEntitled")
+    assert (by_code["outcome"], by_code["ok"], by_code["error_code"]) == (
+        "out_of_scope", False, "NotEffectivelyEntitled")
     scoping = {"name": "EntrySynchronizationScoping", "type": "Scoping", "status": "Skipped",
                "description": "User 'svc' is out of scope", "details": {"Scoping filter evaluation passed": "False"}}
     by_step = on_demand_result(DN, answer({"result": "Skipped", "details": {}},

@@ -197,6 +197,55 @@ def test_reading_the_switches_without_permission_names_it(lab, lab_vars):
     assert "Global Administrator" in result["hint"]
 
 
+def window_requests(lab, baseline: int) -> list[str]:
+    """The methods of the requests to the tenant's switches since ``baseline``."""
+    return [entry["method"] for entry in requests_after(lab, baseline, "/directory/onPremisesSynchronization")]
+
+
+def test_without_the_window_asked_the_switches_are_not_touched(lab):
+    lab.load(WINDOW_SCENARIO)
+    baseline = last_seq(lab)
+    role_vars = graph_auth_vars() | {"directory_sync_method": "scheduled", "directory_sync_wait_seconds": 0}
+
+    returncode, _kept, output = run_role(lab, role_vars)
+
+    assert returncode == 0, output
+    assert window_requests(lab, baseline) == []
+    assert tenant_features(lab)["blockSoftMatchEnabled"] is True
+
+
+def test_the_matching_window_closes_when_the_sync_step_fails(lab, lab_vars):
+    lab.load(WINDOW_SCENARIO)
+    baseline = last_seq(lab)
+    role_vars = graph_auth_vars() | {
+        "directory_sync_method": "cloud_sync",
+        "directory_sync_changed_dns": [f"CN=nobody,{lab_vars['lab_scenario_ou']}"],
+        "directory_sync_open_matching_window": True,
+        "directory_sync_expected": [{"label": "nobody", "source_anchor": "bm9ib2R5LWF0LWFsbA=="}],
+    }
+
+    returncode, kept, output = run_role(lab, role_vars)
+
+    assert returncode != 0, output
+    assert kept["provisioning"]["failed"] is True and kept["verification"] is None
+    assert "failed: CN=nobody," in kept["provisioning"]["msg"]
+    assert [method for method in window_requests(lab, baseline) if method == "PATCH"] == ["PATCH", "PATCH"]
+    assert tenant_features(lab)["blockSoftMatchEnabled"] is True
+
+
+def test_a_tenant_that_already_allowed_soft_matching_is_left_so(lab):
+    lab.load(WINDOW_SCENARIO | {"tenant": TENANT | {"features": {"blockSoftMatchEnabled": False}}})
+    baseline = last_seq(lab)
+    role_vars = graph_auth_vars() | {"directory_sync_method": "scheduled", "directory_sync_wait_seconds": 0,
+                                     "directory_sync_open_matching_window": True}
+
+    returncode, _kept, output = run_role(lab, role_vars)
+
+    assert returncode == 0, output
+    assert window_requests(lab, baseline) == ["GET"], "the window was already open: only read, never closed"
+    assert tenant_features(lab)["blockSoftMatchEnabled"] is False
+
+
 def test_the_matching_window_closes_when_verification_fails(lab):
     lab.load(WINDOW_SCENARIO)
     baseline = last_seq(lab)

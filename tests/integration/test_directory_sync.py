@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.integration._ansible import run_module, run_playbook, task_result
@@ -41,6 +43,24 @@ JOIN_SCENARIO = {
     ]},
 }
 OPEN_SCENARIO = JOIN_SCENARIO | {"tenant": TENANT | {"features": {"blockSoftMatchEnabled": False}}}
+# rule book §3 in one scheduled cycle: alice soft-matches on SMTP inside the matching window the
+# role opens, gina hard-matches on her anchor (takeover allowed), carol is new.
+SCHEDULED_SCENARIO = {
+    "tenant": TENANT | {"features": {"blockSoftMatchEnabled": True,
+                                     "blockCloudObjectTakeoverThroughHardMatchEnabled": False}},
+    "cloud": {"users": [
+        JOIN_SCENARIO["cloud"]["users"][0],
+        {"userPrincipalName": "gina@contoso.com", "mail": "gina@contoso.com",
+         "proxyAddresses": ["SMTP:gina@contoso.com", "smtp:gina@contoso.onmicrosoft.com"],
+         "onPremisesImmutableId": "@ad:gina"},
+    ]},
+    "ad": {"users": [
+        JOIN_SCENARIO["ad"]["users"][0],
+        {"sAMAccountName": "gina", "ou": "OU=Staff", "userPrincipalName": "gina@contoso.com",
+         "mail": "gina@contoso.com", "mailNickname": "gina", "proxyAddresses": ["SMTP:gina@contoso.com"]},
+        JOIN_SCENARIO["ad"]["users"][2],
+    ]},
+}
 # Seven new users, for more provisionOnDemand calls than 5 in 10 seconds allows.
 NEW_USERS_SCENARIO = {"tenant": TENANT, "cloud": {"users": []}, "ad": {"users": [
     {"sAMAccountName": f"new{number}", "ou": "OU=Staff", "userPrincipalName": f"new{number}@contoso.com",
@@ -463,26 +483,70 @@ def test_provisioning_an_unchanged_user_again_changes_nothing(lab, lab_vars):
 # --- the schedule -------------------------------------------------------------------------
 
 
-def test_scheduled_waits_for_the_labs_cycle_and_verifies(lab):
-    lab.load(JOIN_SCENARIO)
-    expected = expected_pairs(lab)[2:]          # carol: a new user, no soft match to allow
-    emulator(lab).set_sync_schedule(3)
+@contextmanager
+def schedule_once_the_window_is_open(lab, interval: float):
+    """Start the lab's schedule as soon as the role has opened the matching window; stop it at the end.
+
+    A cycle before the window opens would refuse the soft match (rule book §3), so the first
+    scheduled cycle must come after it, however long ansible-playbook takes to get there.
+    """
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.2):
+            if tenant_features(lab)["blockSoftMatchEnabled"] is False:
+                emulator(lab).set_sync_schedule(interval)
+                return
+
+    watcher = threading.Thread(target=watch, name="open-window-watch", daemon=True)
+    watcher.start()
     try:
-        role_vars = graph_auth_vars() | {
-            "directory_sync_method": "scheduled",
-            "directory_sync_wait_seconds": 3,
-            "directory_sync_expected": expected,
-            "directory_sync_verify_timeout": 60,
-            "directory_sync_verify_poll_interval": 2,
-        }
-        returncode, kept, output = run_role(lab, role_vars)
+        yield
     finally:
+        done.set()
+        watcher.join(10)
         emulator(lab).set_sync_schedule(0)
 
+
+def test_scheduled_waits_for_the_labs_cycle_and_verifies_every_kind_of_join(lab):
+    lab.load(SCHEDULED_SCENARIO)
+    ids = cloud_ids(lab)
+    anchors = {sam: lab.ad_anchor(sam).source_anchor for sam in ("alice", "gina", "carol")}
+    expected = [
+        {"label": "alice", "source_anchor": anchors["alice"], "cloud_id": ids["alice@contoso.com"],
+         "user_principal_name": "alice@contoso.com", "primary_smtp": "alice.smith@contoso.com",
+         "proxy_addresses_include": ["alice@contoso.com"]},
+        {"label": "gina", "source_anchor": anchors["gina"], "cloud_id": ids["gina@contoso.com"],
+         "user_principal_name": "gina@contoso.com", "primary_smtp": "gina@contoso.com"},
+        {"label": "carol", "source_anchor": anchors["carol"], "user_principal_name": "carol@contoso.com",
+         "primary_smtp": "carol@contoso.com"},
+    ]
+    newest = emulator(lab).sync_runs(limit=1, objects=False)
+    after_id = newest[0]["id"] if newest else 0
+    role_vars = graph_auth_vars() | {
+        "directory_sync_method": "scheduled",
+        "directory_sync_wait_seconds": 2,
+        "directory_sync_open_matching_window": True,
+        "directory_sync_expected": expected,
+        "directory_sync_verify_timeout": 60,
+        "directory_sync_verify_poll_interval": 1,
+    }
+
+    with schedule_once_the_window_is_open(lab, 1):
+        returncode, kept, output = run_role(lab, role_vars)
+
     assert returncode == 0, output
-    assert kept["verification"]["summary"] == {"pairs": 1, "ok": 1, "failed": 0}
+    assert kept["verification"]["summary"] == {"pairs": 3, "ok": 3, "failed": 0}
     assert kept["provisioning"] is None
-    assert any(run["trigger"] == "schedule" for run in emulator(lab).sync_runs(limit=20, objects=False))
+    # rule book §3: the soft and the hard match joined the loaded cloud users, not new ones.
+    assert {r["label"]: r["cloud_id"] for r in kept["verification"]["results"]} == {
+        "alice": ids["alice@contoso.com"], "gina": ids["gina@contoso.com"],
+        "carol": cloud_ids(lab)["carol@contoso.com"]}
+    runs = [run for run in reversed(emulator(lab).sync_runs(limit=20)) if run["id"] > after_id]
+    assert runs and {run["trigger"] for run in runs} == {"schedule"}
+    assert {o["sAMAccountName"]: o["action"] for o in runs[0]["objects"]} == {
+        "alice": "joined_smtp", "gina": "joined_hard", "carol": "created"}
+    assert tenant_features(lab)["blockSoftMatchEnabled"] is True
 
 
 # --- verification on its own --------------------------------------------------------------

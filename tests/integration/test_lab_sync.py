@@ -19,6 +19,7 @@ import pytest
 import requests
 import yaml
 
+from tests.lab import LabError
 from tests.lab.entra._sync_connector import ATTRIBUTES, AdConnector
 
 LAB = Path(__file__).resolve().parents[1] / "lab"
@@ -302,6 +303,59 @@ def test_scheduled_runs_happen_when_an_interval_is_set(lab, entra, graph):
     assert scheduled, "no scheduled run within 15 s"
     judy = graph.call("GET", "/users/judy@contoso.com", params={"$select": SELECT}).json()
     assert judy["onPremisesImmutableId"] == lab.ad_anchor("judy").source_anchor
+
+
+def test_a_failed_export_is_retried_on_every_delta_until_it_goes(lab, entra, graph):
+    lab.load(scenario_file("invalid_upn"))
+    first = entra.sync_run("full")
+    assert [(o["sAMAccountName"], o["error"]) for o in first["objects"]] == [("quinn", "IdentityDataValidationFailed")]
+
+    # Nothing changed in AD, yet the delta takes quinn again: a failed export is retried.
+    retried = entra.sync_run("delta")
+    assert [(o["sAMAccountName"], o["action"]) for o in retried["objects"]] == [("quinn", "export_error")]
+
+    with lab.ad_connection() as connection:
+        connection.modify(lab.ad_anchor("quinn").dn,
+                          {"userPrincipalName": [(ldap3.MODIFY_REPLACE, ["quinn@contoso.com"])]})
+    fixed = entra.sync_run("delta")
+    assert [(o["sAMAccountName"], o["action"]) for o in fixed["objects"]] == [("quinn", "created")]
+    assert entra.sync_run("delta")["processed"] == 0, "a good export is not retried"
+    quinn = graph.call("GET", "/users/quinn@contoso.com", params={"$select": SELECT}).json()
+    assert quinn["onPremisesImmutableId"] == lab.ad_anchor("quinn").source_anchor
+
+
+def test_scheduled_runs_skip_while_the_job_is_paused(lab, entra, graph):
+    lab.load(scenario_file("new_user"))
+    newest = entra.sync_runs(limit=1, objects=False)
+    after_id = newest[0]["id"] if newest else 0
+    entra.set_sync_job_status("Paused")
+    try:
+        skipped_before = entra.set_sync_schedule(0.5)["runs_skipped"]
+        deadline = time.monotonic() + 10
+        while entra.admin("GET", "/_lab/sync/schedule")["runs_skipped"] < skipped_before + 2:
+            assert time.monotonic() < deadline, "no scheduled run was skipped within 10 s"
+            time.sleep(0.2)
+        assert [r for r in entra.sync_runs(limit=5, objects=False) if r["id"] > after_id] == []
+        judy = graph.call("GET", "/users/judy@contoso.com", params={"$select": SELECT})
+        assert judy.status_code == 404, "a paused job synced"
+    finally:
+        entra.set_sync_job_status("Active")
+    deadline = time.monotonic() + 10
+    while not [r for r in entra.sync_runs(limit=5, objects=False) if r["id"] > after_id]:
+        assert time.monotonic() < deadline, "the schedule did not run again once the job was active"
+        time.sleep(0.2)
+
+
+def test_the_sync_interval_given_at_up_starts_the_schedule(lab, entra, monkeypatch):
+    monkeypatch.setenv("HYBRID_LAB_SYNC_INTERVAL", "2.5")
+    lab.up()
+    assert entra.admin("GET", "/_lab/sync/schedule")["interval_seconds"] == 2.5
+    entra.set_sync_schedule(0)
+
+    monkeypatch.setenv("HYBRID_LAB_SYNC_INTERVAL", "soon")
+    with pytest.raises(LabError, match="HYBRID_LAB_SYNC_INTERVAL='soon'"):
+        lab.up()
+    assert entra.admin("GET", "/_lab/sync/schedule")["interval_seconds"] == 0
 
 
 def job_path(graph: Graph) -> tuple[str, dict]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import pytest
 import trustme
 
-from tests.integration._ansible import run_module, run_playbook
+from tests.integration._ansible import run_module, run_playbook, task_result
 from tests.integration._ldif import ldapsearch, snapshot, user
 
 SCENARIO = Path(__file__).with_name("files") / "ad_user_smtp.yml"
@@ -66,12 +67,21 @@ def test_second_identical_run_changes_nothing(directory, lab_vars):
 def test_check_mode_reports_change_and_diff_and_writes_nothing(directory, lab_vars):
     before = snapshot(lab_vars, lab_vars["lab_scenario_ou"])
     args = directory | {"identity": "bob", "primary_smtp": "robert@contoso.com", "keep_old_primary": False}
+    task = {"name": "Preview the change", "hybrid.identity.ad_user_smtp": args, "diff": True}
 
-    status, result, output = run_module("ad_user_smtp", args, check=True, diff=True)
+    completed, result = task_result(task, check=True)
 
-    assert status == "CHANGED" and result["changed"] is True
-    assert result["results"][0]["after"]["proxyAddresses"] == ["SMTP:robert@contoso.com"]
-    assert "SMTP:bob@contoso.com" in output and "SMTP:robert@contoso.com" in output  # the diff is shown
+    assert result["changed"] is True, result
+    # The module's own diff, as registered (the printed result leaves `diff` out below -vvv).
+    [diff] = result["diff"]
+    assert diff["before_header"] == diff["after_header"] == f"CN=bob,OU=Staff,{lab_vars['lab_scenario_ou']}"
+    assert sorted(diff["before"]["proxyAddresses"]) == ["SMTP:bob@contoso.com", "smtp:robert@contoso.com"]
+    assert diff["before"]["mail"] == "bob@contoso.com"
+    assert diff["after"]["proxyAddresses"] == ["SMTP:robert@contoso.com"]
+    assert diff["after"]["mail"] == "robert@contoso.com"
+    # --diff renders it: the old mail removed, the new one added.
+    assert re.search(r'^-\s+"mail": "bob@contoso.com"', completed.stdout, re.MULTILINE), completed.stdout
+    assert re.search(r'^\+\s+"mail": "robert@contoso.com"', completed.stdout, re.MULTILINE), completed.stdout
     assert snapshot(lab_vars, lab_vars["lab_scenario_ou"]) == before
 
 

@@ -36,6 +36,8 @@ except ImportError as import_error:  # reported by the module with missing_requi
 
 PAGE_SIZE = 1000
 USER_FILTER = "(&(objectCategory=person)(objectClass=user))"
+# OpenSSL's reason, e.g. "unable to get local issuer certificate" or "Hostname mismatch, ...".
+_CERTIFICATE_REFUSED = re.compile(r"certificate verify failed: ([^(]+)", re.IGNORECASE)
 GUID_PATTERN = re.compile(r"^\{?[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\}?$")
 # The attributes ad_user_smtp reads and writes.
 USER_ATTRIBUTES = (
@@ -228,6 +230,13 @@ class AdSession:
                 hint="check ad_username and ad_password (for simple binds use a UPN or a DN)",
             ) from err
         except (ldap_errors.LDAPSocketOpenError, ldap_errors.LDAPStartTLSError, ssl.SSLError, OSError) as err:
+            refused = _CERTIFICATE_REFUSED.search(str(err))
+            if refused:
+                raise AdConnectionError(
+                    f"{where} presented a certificate that failed verification over {settings.tls}: "
+                    f"{refused.group(1).strip()}",
+                    hint=_tls_hint(err),
+                ) from err
             raise AdConnectionError(f"could not reach {where} over {settings.tls}: {err}", hint=_tls_hint(err)) from err
         except ldap_errors.LDAPException as err:
             raise AdConnectionError(f"{where}: {err}") from err

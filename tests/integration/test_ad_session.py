@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import trustme
 
 from ansible_collections.hybrid.identity.plugins.module_utils._ad import (
     AdConnectionError,
@@ -84,6 +85,22 @@ def test_starttls_on_the_plain_port_verifies_the_certificate(many_users, lab_var
     assert settings.port == 389
     with AdSession(settings) as ad:
         assert ad.find_user("scan002").mail == "scan002@contoso.com"
+
+
+def test_starttls_refuses_a_certificate_from_a_ca_we_do_not_trust_unless_validation_is_off(
+    many_users, lab_vars, tmp_path
+):
+    stranger = tmp_path / "stranger-ca.pem"
+    stranger.write_bytes(trustme.CA().cert_pem.bytes())
+    untrusted = {"ad_server": "localhost", "ad_tls": "starttls", "ad_ca_cert": str(stranger)}
+
+    refused = "localhost:389 presented a certificate that failed verification"
+    with pytest.raises(AdConnectionError, match=refused) as raised, AdSession(settings_from(lab_vars, **untrusted)):
+        pass
+    assert "not vouched for by ad_ca_cert" in raised.value.hint
+
+    with AdSession(settings_from(lab_vars, **untrusted, ad_validate_certs=False)) as ad:
+        assert ad.find_user("scan004").mail == "scan004@contoso.com"
 
 
 def test_plaintext_works_only_when_allowed_in_so_many_words(many_users, lab_vars):

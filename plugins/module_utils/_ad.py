@@ -35,6 +35,7 @@ except ImportError as import_error:  # reported by the module with missing_requi
     LDAP3_IMPORT_ERROR = import_error
 
 PAGE_SIZE = 1000
+_RESULT_REFERRAL = 10
 USER_FILTER = "(&(objectCategory=person)(objectClass=user))"
 # OpenSSL's reason, e.g. "unable to get local issuer certificate" or "Hostname mismatch, ...".
 _CERTIFICATE_REFUSED = re.compile(r"certificate verify failed: ([^(]+)", re.IGNORECASE)
@@ -216,6 +217,8 @@ class AdSession:
             raise_exceptions=True,
             receive_timeout=settings.timeout,
             read_only=False,
+            # A referral names another server; following it would send our bind there.
+            auto_referrals=False,
             **bind_method(settings.auth).connection_kwargs(settings, ldap3),
         )
         where = f"{settings.host}:{settings.port}"
@@ -262,7 +265,7 @@ class AdSession:
         if GUID_PATTERN.match(identity):
             entries = self._search(f"(&{USER_FILTER}(objectGUID={escape_bytes(guid_bytes(identity))}))", attributes)
         elif _looks_like_dn(identity):
-            entries = self._search(USER_FILTER, attributes, base=identity, scope=ldap3.BASE)
+            return self._find_by_dn(identity, attributes)
         elif "@" in identity:
             value = escape_filter_chars(identity)
             entries = self._search(f"(&{USER_FILTER}(|(userPrincipalName={value})(mail={value})))", attributes)
@@ -276,6 +279,45 @@ class AdSession:
         if len(entries) > 1:
             raise AmbiguousIdentity(identity, [entry.distinguished_name for entry in entries])
         return entries[0]
+
+    def _find_by_dn(self, dn: str, attributes: tuple[str, ...]) -> AdUser:
+        """The user at exactly this DN; every refusal of the DN becomes a typed error that says why."""
+        try:
+            self._connection.search(dn, USER_FILTER, ldap3.BASE, attributes=list(attributes))
+        except ldap_errors.LDAPNoSuchObjectResult as err:
+            # Samba and AD answer noSuchObject both for a DN missing here and for one outside every partition held.
+            outside = "" if _dn_under(dn, self.base_dn) else f"; it is not under {self.base_dn}"
+            raise UserNotFound(
+                f"no object has the distinguished name {dn!r}{outside}",
+                hint="check the DN (ldapsearch or dsquery shows it), or name the user by sAMAccountName, UPN or "
+                "objectGUID (nothing is created here)",
+            ) from err
+        except (ldap_errors.LDAPInvalidDNSyntaxResult, ldap_errors.LDAPInvalidDnError) as err:
+            raise InvalidIdentity(
+                f"the directory refused {dn!r} as a distinguished name: {_ldap_reason(err)}",
+                hint="write the DN as CN=name,OU=...,DC=... (one attribute per RDN, special characters escaped with a "
+                "backslash), or name the user by sAMAccountName, UPN or objectGUID",
+            ) from err
+        except ldap_errors.LDAPOperationResult as err:
+            raise InvalidIdentity(
+                f"the directory refused a lookup of {dn!r}: {_ldap_reason(err)}",
+                hint="name the user by sAMAccountName, UPN or objectGUID",
+            ) from err
+        result = self._connection.result or {}
+        if result.get("result") == _RESULT_REFERRAL:
+            # Referrals are never followed: ldap3 would bind to the named server with our credentials.
+            raise InvalidIdentity(
+                f"{dn!r} is held by another directory; this domain controller refers to "
+                f"{', '.join(result.get('referrals') or ()) or 'another server'}",
+                hint="point ad_server at a domain controller of the domain that holds the user",
+            )
+        entries = [entry for entry in self._connection.response if entry.get("type") == "searchResEntry"]
+        if not entries:
+            raise UserNotFound(
+                f"{dn!r} is not a user object",
+                hint="name a user (objectCategory person, objectClass user), not an OU, group or contact",
+            )
+        return _user_from_entry(entries[0])
 
     def users_with_upn(self, upn: str) -> list[str]:
         """DNs of every object that holds this UPN (AD doesn't always enforce uniqueness)."""
@@ -381,6 +423,25 @@ def _looks_like_dn(identity: str) -> bool:
     except ldap_errors.LDAPInvalidDnError:
         return False
     return True
+
+
+def _dn_under(dn: str, base: str) -> bool:
+    """Whether dn is base or below it, compared as AD compares DNs (case-insensitive, spacing ignored)."""
+    try:
+        parts = [(name.lower(), value.lower()) for name, value, _sep in parse_dn(dn)]
+        base_parts = [(name.lower(), value.lower()) for name, value, _sep in parse_dn(base)]
+    except ldap_errors.LDAPInvalidDnError:
+        return False
+    return len(parts) >= len(base_parts) and parts[len(parts) - len(base_parts):] == base_parts
+
+
+def _ldap_reason(err: Exception) -> str:
+    """The result name and the server's own message, without ldap3's repr noise."""
+    description = getattr(err, "description", None)
+    message = (getattr(err, "message", None) or "").strip()
+    if description:
+        return f"{description} ({message})" if message else description
+    return str(err)
 
 
 def _single(attributes: Mapping, name: str):

@@ -9,6 +9,8 @@ from ansible_collections.hybrid.identity.plugins.module_utils._ad import (
     AdConnectionError,
     AdSession,
     AdSettings,
+    InvalidIdentity,
+    UserNotFound,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError
 
@@ -69,6 +71,31 @@ def test_scan_filter_narrows_and_a_bad_filter_says_so(many_users, lab_vars):
         with pytest.raises(ConfigurationError, match="not a valid LDAP filter"):
             list(ad.scan(["mail"], search_base=base, ldap_filter="(mail=scan00*"))
     assert sorted(user.sam_account_name for user in narrowed) == [f"scan{n:03d}" for n in range(10)]
+
+
+def test_a_user_is_found_by_its_distinguished_name_in_any_case(many_users, lab_vars):
+    dn = f"CN=scan005,OU=Scan,{lab_vars['lab_scenario_ou']}"
+    with AdSession(settings_from(lab_vars)) as ad:
+        assert ad.find_user(dn).sam_account_name == "scan005"
+        assert ad.find_user(dn.lower()).distinguished_name == dn
+
+
+@pytest.mark.parametrize(
+    ("dn", "error", "message"),
+    [
+        # What Samba answers: invalidDNSyntax for a multi-valued RDN ...
+        ("CN=scan005+sn=x,OU=Scan,{base}", InvalidIdentity, r"refused 'CN=scan005\+sn=x,.*invalidDNSyntax"),
+        # ... and noSuchObject for a DN that no partition it holds contains, well formed or not.
+        ("a=b", UserNotFound, "distinguished name 'a=b'; it is not under DC=lab"),
+        ("CN=scan005,OU=Scan,DC=fabrikam,DC=com", UserNotFound, "it is not under DC=lab"),
+        ("CN=nobody,OU=Scan,{base}", UserNotFound, "no object has the distinguished name 'CN=nobody,[^;]*'$"),
+        ("OU=Scan,{base}", UserNotFound, "is not a user object"),
+    ],
+)
+def test_a_distinguished_name_the_directory_refuses_fails_typed_with_a_hint(many_users, lab_vars, dn, error, message):
+    with AdSession(settings_from(lab_vars)) as ad, pytest.raises(error, match=message) as raised:
+        ad.find_user(dn.format(base=lab_vars["lab_scenario_ou"]))
+    assert raised.value.hint
 
 
 def test_source_anchor_agrees_with_the_lab(many_users, lab_vars):

@@ -85,6 +85,18 @@ def test_check_mode_reports_change_and_diff_and_writes_nothing(directory, lab_va
     assert snapshot(lab_vars, lab_vars["lab_scenario_ou"]) == before
 
 
+def test_a_user_named_by_its_distinguished_name_is_updated(directory, lab_vars):
+    dn = f"cn=Bob,ou=staff,{lab_vars['lab_scenario_ou'].lower()}"  # AD compares DNs case-insensitively
+    args = directory | {"identity": dn, "primary_smtp": "robert@contoso.com"}
+
+    status, result, _output = run_module("ad_user_smtp", args)
+
+    assert status == "CHANGED", result
+    assert result["results"][0]["distinguished_name"] == f"CN=bob,OU=Staff,{lab_vars['lab_scenario_ou']}"
+    assert proxy_addresses(lab_vars, "bob") == ["SMTP:robert@contoso.com", "smtp:bob@contoso.com"]
+    assert user(lab_vars, "bob", "mail")["mail"] == ["robert@contoso.com"]
+
+
 def test_many_users_over_one_connection(directory, lab_vars):
     args = directory | {
         "users": [
@@ -111,7 +123,9 @@ def test_many_users_over_one_connection(directory, lab_vars):
         ("alice)(|(sAMAccountName=*", "no user matches"),
         ("bob)(mail=*)", "no user matches"),
         ("nobody@contoso.com", "no user matches"),
-        ("CN=nobody,OU=Staff,OU=HybridLab,DC=lab,DC=contoso,DC=test", "no user matches"),
+        ("CN=nobody,OU=Staff,OU=HybridLab,DC=lab,DC=contoso,DC=test", "no object has the distinguished name"),
+        ("CN=bob+sn=x,OU=Staff,OU=HybridLab,DC=lab,DC=contoso,DC=test", "refused 'CN=bob+sn=x,"),  # invalidDNSyntax
+        ("OU=Staff,OU=HybridLab,DC=lab,DC=contoso,DC=test", "is not a user object"),
         ("00000000-0000-0000-0000-000000000000", "no user matches"),
     ],
 )

@@ -261,7 +261,10 @@ class AdSession:
         """Exactly one user by DN, objectGUID, UPN or mail, or sAMAccountName."""
         attributes = _with_required(attributes)
         if not identity or any(ord(ch) < 32 for ch in identity):
-            raise InvalidIdentity(f"identity {identity!r} is empty or holds control characters")
+            raise InvalidIdentity(
+                f"identity {identity!r} is empty or holds control characters",
+                hint="name the user by sAMAccountName, UPN, mail, DN or objectGUID, as plain printable text",
+            )
         if GUID_PATTERN.match(identity):
             entries = self._search(f"(&{USER_FILTER}(objectGUID={escape_bytes(guid_bytes(identity))}))", attributes)
         elif _looks_like_dn(identity):

@@ -123,6 +123,12 @@ def test_many_users_over_one_connection(directory, lab_vars):
         ("alice)(|(sAMAccountName=*", "no user matches"),
         ("bob)(mail=*)", "no user matches"),
         ("nobody@contoso.com", "no user matches"),
+        # The UPN and mail path: each would match someone if it reached the filter unescaped.
+        ("*@contoso.com", "no user matches"),
+        ("bob@contoso.com)(mail=*", "no user matches"),
+        ("*)(|(mail=*@contoso.com", "no user matches"),
+        (r"b\6fb@contoso.com", "no user matches"),  # \6f is 'o' in filter syntax
+        ("bob\x00@contoso.com", "control characters"),  # a real NUL, never sent to the server
         ("CN=nobody,OU=Staff,OU=HybridLab,DC=lab,DC=contoso,DC=test", "no object has the distinguished name"),
         ("CN=bob+sn=x,OU=Staff,OU=HybridLab,DC=lab,DC=contoso,DC=test", "refused 'CN=bob+sn=x,"),  # invalidDNSyntax
         ("OU=Staff,OU=HybridLab,DC=lab,DC=contoso,DC=test", "is not a user object"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+
+import ldap3
 import pytest
 import trustme
 
@@ -49,6 +52,55 @@ def many_users(lab):
     }
     lab.load(scenario)
     return lab
+
+
+@pytest.fixture
+def searches(monkeypatch):
+    """Each LDAP search ldap3 sends, and what came back over the wire: a spy that calls through."""
+    sent = []
+    original = ldap3.Connection.search
+    signature = inspect.signature(original)
+
+    def search(connection, *args, **kwargs):
+        outcome = original(connection, *args, **kwargs)
+        request = signature.bind(connection, *args, **kwargs).arguments
+        entries = [entry for entry in connection.response or () if entry.get("type") == "searchResEntry"]
+        sent.append(
+            {
+                "attributes": list(request.get("attributes") or ()),
+                "paged_size": request.get("paged_size"),
+                "cookie": request.get("paged_cookie"),
+                "entries": len(entries),
+                "returned": set().union(*(entry["raw_attributes"] for entry in entries)),
+            }
+        )
+        return outcome
+
+    monkeypatch.setattr(ldap3.Connection, "search", search)
+    return sent
+
+
+def test_paged_scan_reads_page_after_page_asking_only_for_the_attributes_wanted(many_users, lab_vars, searches):
+    base = f"OU=Scan,{lab_vars['lab_scenario_ou']}"
+    with AdSession(settings_from(lab_vars)) as ad:
+        users = list(ad.scan(["proxyAddresses", "mail"], search_base=base, page_size=40))
+        pages = list(searches)
+        searches.clear()
+        list(ad.scan(["mail"], search_base=base))
+        default_pages = list(searches)
+
+    assert len(users) == USERS + 1
+    # 151 users at 40 a page: four requests, each after the first carrying the server's cookie.
+    assert [page["entries"] for page in pages] == [40, 40, 40, 31]
+    assert [page["paged_size"] for page in pages] == [40] * 4
+    assert pages[0]["cookie"] is None and all(page["cookie"] for page in pages[1:])
+    wanted = {"proxyAddresses", "mail", "objectGUID", "sAMAccountName"}
+    for page in pages:
+        assert set(page["attributes"]) == wanted
+        assert page["returned"] <= wanted  # description, userPrincipalName ... never cross the wire
+    assert {"proxyAddresses", "mail"} <= pages[0]["returned"]
+    # The default page is the architecture's 1000: one request for these 151 users.
+    assert [(page["paged_size"], page["entries"]) for page in default_pages] == [(1000, USERS + 1)]
 
 
 def test_paged_scan_returns_every_user_once_with_only_the_attributes_asked_for(many_users, lab_vars):

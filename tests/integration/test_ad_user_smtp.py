@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -187,6 +188,36 @@ def test_upn_and_consistency_guid_are_written(directory, lab_vars):
         == "KtN+mrQKRk2qSC19JzM09g=="
     )
     assert result["results"][0]["after"]["consistency_guid"] == "KtN+mrQKRk2qSC19JzM09g=="
+
+
+def test_consistency_guid_given_as_an_immutable_id_is_written_as_its_16_bytes(directory, lab_vars):
+    args = directory | {"identity": "carol", "consistency_guid": "KtN+mrQKRk2qSC19JzM09g=="}
+
+    status, result, _output = run_module("ad_user_smtp", args)
+
+    assert status == "CHANGED", result
+    [raw] = user(lab_vars, "carol", "mS-DS-ConsistencyGuid")["mS-DS-ConsistencyGuid"]
+    # Rule book §3: the ImmutableId is base64 of the bytes as stored, the GUID's little-endian layout.
+    assert raw == uuid.UUID("9a7ed32a-0ab4-4d46-aa48-2d7d273334f6").bytes_le
+    assert result["results"][0]["after"]["consistency_guid"] == "KtN+mrQKRk2qSC19JzM09g=="
+
+
+def test_two_items_naming_the_same_user_fail_clearly_and_change_nothing(directory, lab_vars):
+    before = snapshot(lab_vars, lab_vars["lab_scenario_ou"])
+    dn = f"CN=bob,OU=Staff,{lab_vars['lab_scenario_ou']}"
+    args = directory | {
+        "users": [
+            {"identity": "bob", "primary_smtp": "robert@contoso.com"},
+            {"identity": dn, "secondary_smtp": {"add": ["bobby@contoso.com"]}},
+        ]
+    }
+
+    status, result, _output = run_module("ad_user_smtp", args)
+
+    assert status == "FAILED", result
+    assert result["msg"] == f"identities 'bob' and {dn!r} name the same user {dn}"
+    assert result["hint"] == "list each user once"
+    assert snapshot(lab_vars, lab_vars["lab_scenario_ou"]) == before
 
 
 def test_certificate_from_another_ca_is_refused_unless_validation_is_off(directory, lab_vars, tmp_path):

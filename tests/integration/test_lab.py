@@ -207,3 +207,30 @@ def test_a_stopped_lab_restarts_without_provisioning(lab):
     assert time.monotonic() - started < 30
     assert lab.healthy()
     assert lab.vars["ad_password"] == password
+
+
+def run_lab(command, lab_dir):
+    env = {**os.environ, "HYBRID_LAB_DIR": str(lab_dir)}
+    return subprocess.run([sys.executable, "-m", "tests.lab", command], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def test_down_then_up_through_the_entry_point_in_the_lab_dir_named_by_hybrid_lab_dir(lab, tmp_path):
+    password = lab.vars["ad_password"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    # Pointed elsewhere, `down` and `status` act on that directory, not on the running lab.
+    assert run_lab("down", elsewhere).stdout.strip() == f"lab down: {elsewhere.resolve()}"
+    status = run_lab("status", elsewhere)
+    assert status.returncode == 1 and "ad: NOT healthy: not provisioned" in status.stdout
+    assert lab.healthy()
+
+    down = run_lab("down", lab.lab_dir)
+    assert down.returncode == 0 and down.stdout.strip() == f"lab down: {lab.lab_dir}"
+    assert not lab.healthy()
+    up = run_lab("up", lab.lab_dir)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert f"settings in {lab.vars_path}" in up.stdout
+    assert lab.healthy()
+    assert lab.vars["ad_password"] == password  # restarted, not provisioned again

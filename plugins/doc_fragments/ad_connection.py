@@ -49,6 +49,7 @@ options:
   ad_allow_plaintext:
     description:
       - Allow O(ad_tls=none). Meant for isolated test labs only.
+      - If not set, the environment variable E(HYBRID_AD_ALLOW_PLAINTEXT) is used.
     type: bool
     default: false
   ad_ca_cert:
@@ -73,6 +74,7 @@ options:
   ad_timeout:
     description:
       - Seconds to wait for the connection and for each LDAP response.
+      - If not set, the environment variable E(HYBRID_AD_TIMEOUT) is used.
     type: int
     default: 30
 requirements:

@@ -26,7 +26,11 @@ AD_CONNECTION_SPEC = {
         "choices": ["ldaps", "starttls", "none"],
         "fallback": (env_fallback, ["HYBRID_AD_TLS"]),
     },
-    "ad_allow_plaintext": {"type": "bool", "default": False},
+    "ad_allow_plaintext": {
+        "type": "bool",
+        "default": False,
+        "fallback": (env_fallback, ["HYBRID_AD_ALLOW_PLAINTEXT"]),
+    },
     "ad_ca_cert": {"type": "path", "fallback": (env_fallback, ["HYBRID_AD_CA_CERT"])},
     "ad_validate_certs": {
         "type": "bool",
@@ -34,5 +38,5 @@ AD_CONNECTION_SPEC = {
         "fallback": (env_fallback, ["HYBRID_AD_VALIDATE_CERTS"]),
     },
     "ad_base_dn": {"type": "str", "fallback": (env_fallback, ["HYBRID_AD_BASE_DN"])},
-    "ad_timeout": {"type": "int", "default": 30},
+    "ad_timeout": {"type": "int", "default": 30, "fallback": (env_fallback, ["HYBRID_AD_TIMEOUT"])},
 }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import re
+import socket
+import time
 import uuid
 from pathlib import Path
 
@@ -241,6 +243,26 @@ def test_plaintext_is_refused_without_the_explicit_switch(directory):
     )
     assert status == "FAILED"
     assert "clear text" in result["msg"]
+
+
+def test_every_connection_option_has_its_environment_variable(directory, monkeypatch):
+    """HYBRID_AD_ALLOW_PLAINTEXT and HYBRID_AD_TIMEOUT, like the other HYBRID_AD_* fallbacks."""
+    plain = {key: value for key, value in directory.items() if key != "ad_server"}
+    monkeypatch.setenv("HYBRID_AD_SERVER", "127.0.0.1")
+    monkeypatch.setenv("HYBRID_AD_TLS", "none")
+    monkeypatch.setenv("HYBRID_AD_ALLOW_PLAINTEXT", "true")
+    status, result, _output = run_module("ad_user_smtp", plain | {"identity": "bob"})
+    assert status == "SUCCESS", result
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, then never answers the TLS hello
+        monkeypatch.setenv("HYBRID_AD_TIMEOUT", "2")
+        started = time.monotonic()
+        status, result, _output = run_module(
+            "ad_user_smtp",
+            directory | {"identity": "bob", "ad_tls": "ldaps", "ad_server": f"ldaps://127.0.0.1:{silent.getsockname()[1]}"},
+        )
+    assert status == "FAILED" and "timed out" in result["msg"], result
+    assert time.monotonic() - started < 20  # the default would wait 30 s
 
 
 def test_wrong_password_says_the_credentials_were_refused_and_hides_them(directory):

@@ -386,7 +386,7 @@ class AdSession:
             self._connection.modify(distinguished_name, request)
         except (ldap_errors.LDAPNoSuchAttributeResult, ldap_errors.LDAPAttributeOrValueExistsResult) as err:
             raise ConcurrentChange(
-                f"{distinguished_name} changed since it was read ({err.description})",
+                f"{distinguished_name} changed since it was read ({_ldap_reason(err)})",
                 hint="run again: the change is planned anew from the current values",
             ) from err
         except ldap_errors.LDAPInsufficientAccessRightsResult as err:
@@ -395,7 +395,9 @@ class AdSession:
                 hint="grant write access to proxyAddresses, mail and userPrincipalName on the user's OU",
             ) from err
         except ldap_errors.LDAPOperationResult as err:
-            raise DirectoryRefused(f"{distinguished_name}: the directory refused the change: {err}") from err
+            raise DirectoryRefused(
+                f"{distinguished_name}: the directory refused the change: {_ldap_reason(err)}"
+            ) from err
         except (ldap_errors.LDAPCommunicationError, ldap_errors.LDAPSessionTerminatedByServerError) as err:
             raise AdConnectionError(
                 f"the connection broke while modifying {distinguished_name}: {err}",
@@ -443,7 +445,7 @@ def _ldap_reason(err: Exception) -> str:
     description = getattr(err, "description", None)
     message = (getattr(err, "message", None) or "").strip()
     if description:
-        return f"{description} ({message})" if message else description
+        return f"{description}: {message}" if message else description
     return str(err)
 
 

@@ -60,7 +60,8 @@ def write_plan(ad: AdSession, user, request: UserRequest, plan: UserPlan, attemp
         except ConcurrentChange as err:
             if attempt == attempts:
                 raise ConcurrentChange(
-                    f"{plan.distinguished_name} kept changing while it was written ({attempts} attempts): {err}",
+                    f"{plan.distinguished_name} kept changing while it was written "
+                    f"({attempts} attempt{'s' if attempts > 1 else ''}): {err}",
                     hint="find what else writes proxyAddresses on this user (a script, Exchange) and run again",
                 ) from err
             user = ad.find_user(user.object_guid, USER_ATTRIBUTES)

@@ -79,3 +79,53 @@ def test_a_value_added_meanwhile_is_kept_by_the_write(settings, lab_vars):
 
     values = sorted(user(lab_vars, "bob", "proxyAddresses")["proxyAddresses"])
     assert values == ["SMTP:robert@contoso.com", "smtp:added.meanwhile@contoso.com", "smtp:bob@contoso.com"]
+
+
+def another_writer_fills(lab_vars, dn, **values):
+    ldapmodify(lab_vars, f"dn: {dn}\nchangetype: modify\n" + "".join(
+        f"add: {name}\n{name}: {value}\n-\n" for name, value in values.items()))
+
+
+@pytest.fixture
+def unaddressed(lab, settings):
+    """A user with no mail and no UPN yet: the plan adds them without deleting anything."""
+    lab.load({"ad": {"users": [{"sAMAccountName": "dora", "ou": "OU=Staff"}]}})
+    return UserRequest.from_params(
+        {"identity": "dora", "primary_smtp": "dora@contoso.com", "user_principal_name": "dora@contoso.com"}
+    )
+
+
+def test_mail_and_upn_filled_meanwhile_make_samba_refuse_the_add_and_the_write_is_replanned(
+    settings, lab_vars, unaddressed
+):
+    with AdSession(settings) as ad:
+        [(dora, _request, stale_plan)] = plan_requests(ad, [unaddressed])
+        assert ("mail", (), ("dora@contoso.com",)) in stale_plan.changes  # a bare add: nothing to delete yet
+        another_writer_fills(lab_vars, dora.distinguished_name, mail="helpdesk@contoso.com",
+                             userPrincipalName="dora.h@contoso.com")
+
+        final_plan = write_plan(ad, dora, unaddressed, stale_plan)
+
+    # Re-planned from what the other writer left: its values are the ones replaced, and reported as before.
+    assert final_plan.before["mail"] == "helpdesk@contoso.com"
+    assert final_plan.before["userPrincipalName"] == "dora.h@contoso.com"
+    entry = user(lab_vars, "dora", "mail", "userPrincipalName", "proxyAddresses")
+    assert entry["mail"] == ["dora@contoso.com"] and entry["userPrincipalName"] == ["dora@contoso.com"]
+    assert entry["proxyAddresses"] == ["SMTP:dora@contoso.com"]
+
+
+def test_a_single_valued_attribute_filled_meanwhile_fails_clearly_without_retries(settings, lab_vars, unaddressed):
+    with AdSession(settings) as ad:
+        [(dora, _request, stale_plan)] = plan_requests(ad, [unaddressed])
+        another_writer_fills(lab_vars, dora.distinguished_name, mail="helpdesk@contoso.com")
+
+        with pytest.raises(ConcurrentChange) as raised:
+            write_plan(ad, dora, unaddressed, stale_plan, attempts=1)
+
+    # What Samba answers to an add on a single-valued attribute that now holds a value.
+    assert "changed since it was read (attributeOrValueExists: " in str(raised.value)
+    assert "SINGLE-VALUE attribute mail" in str(raised.value)
+    assert raised.value.hint
+    entry = user(lab_vars, "dora", "mail", "userPrincipalName", "proxyAddresses")
+    assert entry["mail"] == ["helpdesk@contoso.com"]  # the whole modify was refused: nothing of ours landed
+    assert "userPrincipalName" not in entry and "proxyAddresses" not in entry

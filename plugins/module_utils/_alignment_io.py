@@ -103,6 +103,7 @@ class PlannedWrite:
 class WriteReport:
     written: list[UserPlan] = field(default_factory=list)
     failed: list[tuple[UserPlan, HybridIdentityError]] = field(default_factory=list)
+    journaled: int = 0  # records appended, re-plans included
 
 
 def planned_writes(users: Mapping[str, AdUser], requests: Iterable[dict]) -> list[PlannedWrite]:
@@ -117,17 +118,22 @@ def planned_writes(users: Mapping[str, AdUser], requests: Iterable[dict]) -> lis
 
 def write_journaled(ad: AdSession, writes: Sequence[PlannedWrite], journal_path: str, run_id: str) -> WriteReport:
     """Journal every change first, then write them one modify per user; one user's failure stops no other."""
-    append_records(journal_path, [record_for(run_id, w.plan, w.user.object_guid) for w in writes if w.plan.changed])
     report = WriteReport()
+    _journal(report, journal_path, [record_for(run_id, w.plan, w.user.object_guid) for w in writes if w.plan.changed])
     for write in writes:
         try:
-            report.written.append(_write_one(ad, write, journal_path, run_id))
+            report.written.append(_write_one(ad, write, journal_path, run_id, report))
         except HybridIdentityError as err:
             report.failed.append((write.plan, err))
     return report
 
 
-def _write_one(ad: AdSession, write: PlannedWrite, journal_path: str, run_id: str) -> UserPlan:
+def _journal(report: WriteReport, journal_path: str, records: Sequence) -> None:
+    append_records(journal_path, records)
+    report.journaled += len(records)
+
+
+def _write_one(ad: AdSession, write: PlannedWrite, journal_path: str, run_id: str, report: WriteReport) -> UserPlan:
     """Write; when the user changed since it was read, read it again, re-plan, journal the new plan, retry."""
     user, plan = write.user, write.plan
     for attempt in range(1, WRITE_ATTEMPTS + 1):
@@ -143,7 +149,7 @@ def _write_one(ad: AdSession, write: PlannedWrite, journal_path: str, run_id: st
             plan = plan_user(user, write.request)
             if plan.changed:
                 # the re-planned write supersedes the first record of this run for the user
-                append_records(journal_path, [record_for(run_id, plan, user.object_guid)])
+                _journal(report, journal_path, [record_for(run_id, plan, user.object_guid)])
     return plan
 
 

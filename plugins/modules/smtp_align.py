@@ -265,7 +265,9 @@ write_failures:
   type: list
   elements: dict
 journal:
-  description: The journal written, the run id of its records, and how many were appended.
+  description:
+    - The journal written, the run id of its records, and how many records this run appended.
+    - A user planned again after a concurrent change has a record for each plan, so it counts twice.
   returned: always
   type: dict
   sample: {"path": "/srv/hybrid/journal/align.jsonl", "run_id": "4f1c...", "records": 6}
@@ -441,13 +443,14 @@ def main():
             writes = planned_writes({user.object_guid: user for user in ad_users},
                                     [a.request for a in alignments if a.status == ALIGNED])
             run_id = new_run_id()
+            journaled = 0
             if module.check_mode:
                 written, failed = [w.plan for w in writes], []
                 after = {a.pair.onprem.object_guid: a.after for a in alignments}
                 now = [after.get(user.object_guid, user) for user in scope]
             else:
                 report = write_journaled(ad, writes, params["journal_path"], run_id)
-                written, failed = report.written, report.failed
+                written, failed, journaled = report.written, report.failed, report.journaled
                 now = [onprem_user(user) for user in read_scope(ad, params["search_base"], params["ldap_filter"])]
         checked_pairs = [a.pair for a in alignments if a.status in (ALIGNED, UNCHANGED)]
         checked = recheck(rebound(checked_pairs, {user.object_guid: user for user in now}), now, index,
@@ -470,7 +473,7 @@ def main():
                            for plan, err in failed],
         "journal": {"path": None if module.check_mode else params["journal_path"],
                     "run_id": None if module.check_mode else run_id,
-                    "records": 0 if module.check_mode else sum(1 for w in writes if w.plan.changed)},
+                    "records": journaled},
         "recheck": {"clean": all(item["clean"] for item in checked), "pairs": checked},
         "counts": {"onprem_users": len(scope), "cloud_users": len(cloud.records), "pairs": len(pairing.pairs)}
         | {status: statuses.count(status) for status in STATUSES},

@@ -72,6 +72,18 @@ def run_playbook(plays: list, extra_vars_files: tuple = (), check: bool = False)
         return subprocess.run(command, capture_output=True, text=True, env=ansible_env(), timeout=600, check=False)
 
 
+def start_playbook(plays: list, scratch: Path, extra_vars_files: tuple = ()) -> subprocess.Popen:
+    """Start ansible-playbook in a session of its own, so that a test can kill it and the module it runs at once."""
+    playbook = Path(scratch) / "play.yml"
+    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
+    command = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", "-c", "local"]
+    for path in extra_vars_files:
+        command += ["-e", f"@{path}"]
+    command.append(str(playbook))
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ansible_env(),
+                            start_new_session=True)
+
+
 def task_result(
     task: dict, extra_vars_files: tuple = (), check: bool = False
 ) -> tuple[subprocess.CompletedProcess, dict]:

@@ -76,7 +76,8 @@ def user(lab_vars: dict, sam: str, *attributes: str) -> dict:
 
 def snapshot(lab_vars: dict, base: str) -> list[dict]:
     """Every user under base with the attributes the modules write, for nothing-changed checks."""
-    attributes = ("proxyAddresses", "mail", "userPrincipalName", "mS-DS-ConsistencyGuid", "whenChanged", "uSNChanged")
+    attributes = ("proxyAddresses", "mail", "mailNickname", "userPrincipalName", "mS-DS-ConsistencyGuid", "whenChanged",
+                  "uSNChanged")
     entries = ldapsearch(lab_vars, "(objectClass=user)", attributes, base=base)
     return sorted(entries, key=lambda entry: entry["dn"].lower())
 

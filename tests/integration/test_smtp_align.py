@@ -6,18 +6,25 @@ AD is read back with ldapsearch (tests/integration/_ldif.py), never with the cod
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
-from tests.integration._ansible import ansible_env, run_playbook
+from tests.integration._ansible import ansible_env, run_playbook, start_playbook
 from tests.integration._ldif import ldapmodify, snapshot, user
 
 DEMO = Path(__file__).with_name("files") / "smtp_align_demo.yml"
@@ -276,8 +283,8 @@ samdb.modify(message, controls=["sd_flags:1:4"])
 
 def set_write_denied(lab_vars, dn: str, denied: bool) -> None:
     python = _system_python_with_samba()
-    if python is None:
-        pytest.skip("Samba's Python bindings are needed to change an ACL")
+    # the lab runs Debian's samba, whose samba-tool brings the bindings: without them the lab is broken
+    assert python is not None, "samba-tool (and Samba's Python bindings) are missing: run `python -m tests.lab up`"
     username = lab_vars["ad_username"].split("@")[0]
     command = [python, "-c", _DENY_WRITE, "ldap://localhost", lab_vars["lab_ad_netbios_domain"], username,
                lab_vars["ad_password"], dn, "deny" if denied else "allow"]
@@ -299,8 +306,11 @@ def test_an_interrupted_alignment_loses_no_address_and_completes_when_run_again(
     assert [row["distinguished_name"] for row in first["write_failures"]] == [grady_dn]
     assert sorted(grady_untouched["proxyAddresses"]) == sorted(by_name(demo)["grady"]["proxyAddresses"])
     assert len(first["changes"]) == 4  # the others were written
-    journal = (tmp_path / "journal.jsonl").read_text().splitlines()
-    assert grady_dn in [json.loads(line)["distinguished_name"] for line in journal]  # journaled before the write
+    journal = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    # every planned user, those written after grady's refusal included, and grady, whose write never happened
+    assert sorted(record["distinguished_name"].split(",")[0][3:] for record in journal) == [
+        "adele", "alex", "diego", "grady", "megan"]
+    assert first["journal"]["records"] == 5
 
     completed, second = align(lab, tmp_path)
 
@@ -316,6 +326,208 @@ def test_an_interrupted_alignment_loses_no_address_and_completes_when_run_again(
 
     assert not restored.get("failed") and restored["refused"] == [], completed.stdout
     assert comparable(snapshot(lab_vars, lab_vars["lab_scenario_ou"])) == comparable(demo)
+
+
+class SlowLdap:
+    """A TCP relay to Samba's LDAPS port that holds every packet from the client for `delay` seconds.
+
+    TLS passes through untouched (the certificate names localhost), so each LDAP operation of the
+    module simply takes longer: long enough to see the writes land one by one. `pause` stops the
+    client's packets between two operations; once closed it forwards nothing more, not even a
+    packet it holds.
+    """
+
+    def __init__(self, lab_vars: dict, delay: float) -> None:
+        url = urlsplit(lab_vars["ad_server"])
+        self.target = (url.hostname, url.port or 636)
+        self.delay = delay
+        self.open = True
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self.sockets: list[socket.socket] = []
+        self.listener = socket.create_server(("localhost", 0))
+        self.url = f"ldaps://localhost:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while self.open:
+            try:
+                client, _address = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            self.sockets += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, self.delay), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, 0), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, delay: float) -> None:
+        try:
+            while chunk := source.recv(65536):
+                time.sleep(delay)
+                self.flowing.wait()
+                if not self.open:
+                    return
+                sink.sendall(chunk)
+        except OSError:
+            return
+
+    def pause(self) -> None:
+        """Hold what the client sends next; an operation Samba has already received still completes."""
+        self.flowing.clear()
+        time.sleep(max(self.delay, 0.5))
+
+    def resume(self) -> None:
+        self.flowing.set()
+
+    def close(self) -> None:
+        self.open = False
+        self.flowing.set()
+        for each in (self.listener, *self.sockets):
+            each.close()
+
+    def __enter__(self) -> SlowLdap:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes under `pid`, from /proc: Ansible runs each task in a worker with a session of its own."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
+def kill_run(process: subprocess.Popen) -> None:
+    """SIGKILL the run and every process under it (the module included), as a crash of the controller would."""
+    for pid in [process.pid, *descendants(process.pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def align_play(lab_vars, scratch: Path, ad_server: str) -> list:
+    task = {"name": "Align", "hybrid.identity.smtp_align": connection(*AD_OPTIONS, *GRAPH_OPTIONS)
+            | {"ad_server": ad_server, "search_base": lab_vars["lab_scenario_ou"],
+               "journal_path": str(scratch / "journal.jsonl")}, "register": "aligned"}
+    keep = {"name": "Keep the result", "ansible.builtin.copy": {"content": "{{ aligned | to_json }}",
+                                                                 "dest": str(scratch / "aligned.json")}}
+    return [{"name": "Align slowly", "hosts": "localhost", "gather_facts": False,
+             "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}, "tasks": [task, keep]}]
+
+
+def changed_users(lab_vars, before: list[dict]) -> list[str]:
+    """The users whose entry (uSNChanged included: any write) differs from `before`, read with ldapsearch."""
+    was = by_name(before)
+    return sorted(name for name, entry in by_name(snapshot(lab_vars, lab_vars["lab_scenario_ou"])).items()
+                  if entry != was.get(name))
+
+
+def wait_for_a_write(lab_vars, before: list[dict], process, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if changed_users(lab_vars, before):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no write was seen (the run ended: {process.poll()}):\n{process.stdout.read()}")
+
+
+def journal_records(scratch: Path) -> list[dict]:
+    return [json.loads(line) for line in (scratch / "journal.jsonl").read_text().splitlines()]
+
+
+def journaled(entry: dict) -> dict:
+    """An ldapsearch entry as the journal records a user's values (those the demo users carry)."""
+    return {"proxyAddresses": sorted(entry.get("proxyAddresses", [])), "mail": (entry.get("mail") or [None])[0],
+            "mailNickname": (entry.get("mailNickname") or [None])[0]}
+
+
+def recorded(values: dict) -> dict:
+    """A journal record's before or after, compared as `journaled` compares an entry."""
+    return journaled({key: value if isinstance(value, list) else [value] for key, value in values.items() if value})
+
+
+def test_an_alignment_killed_between_two_writes_had_journaled_every_user_before_the_first(demo, lab, lab_vars,
+                                                                                         tmp_path):
+    with SlowLdap(lab_vars, delay=0.3) as slow:
+        process = start_playbook(align_play(lab_vars, tmp_path, slow.url), tmp_path, (lab.vars_path,))
+        try:
+            wait_for_a_write(lab_vars, demo, process)
+            slow.pause()
+            kill_run(process)
+        finally:
+            slow.close()  # nothing it holds reaches Samba any more
+            if process.poll() is None:
+                kill_run(process)
+
+    changed = changed_users(lab_vars, demo)
+    assert 1 <= len(changed) < 5, changed  # killed part way: some users written, not all
+    records = journal_records(tmp_path)
+    # on disk before the first write: every planned user, written or not
+    assert sorted(record["distinguished_name"].split(",")[0][3:] for record in records) == [
+        "adele", "alex", "diego", "grady", "megan"]
+    now = by_name(snapshot(lab_vars, lab_vars["lab_scenario_ou"]))
+    for record in records:
+        name = record["distinguished_name"].split(",")[0][3:]
+        expected = record["after"] if name in changed else record["before"]
+        assert journaled(now[name]) == recorded(expected), name
+
+    completed, second = align(lab, tmp_path)
+
+    assert not second.get("failed"), completed.stdout
+    assert sorted(change["distinguished_name"].split(",")[0][3:] for change in second["changes"]) == sorted(
+        {"adele", "alex", "diego", "grady", "megan"} - set(changed))
+    assert second["recheck"]["clean"] is True
+
+    completed, restored = restore(lab, tmp_path)
+
+    assert not restored.get("failed") and restored["refused"] == [], completed.stdout
+    assert comparable(snapshot(lab_vars, lab_vars["lab_scenario_ou"])) == comparable(demo)
+
+
+# What another writer (a script, Exchange) does on a user mid-run: part of the alignment, before the module gets to it.
+OTHER_WRITER = {
+    "adele": "replace: mail\nmail: Adele.Vance@contoso.com",
+    "alex": "replace: mail\nmail: alex.wilber@contoso.com",
+    "diego": "replace: mail\nmail: diego.siciliani@contoso.com",
+    "grady": "replace: mail\nmail: grady.archie@contoso.com",
+    "megan": "add: proxyAddresses\nproxyAddresses: smtp:mbowen@contoso.com",
+}
+
+
+def test_a_user_changed_by_another_writer_mid_run_is_planned_and_journaled_again(demo, lab, lab_vars, tmp_path):
+    with SlowLdap(lab_vars, delay=0.3) as slow:
+        process = start_playbook(align_play(lab_vars, tmp_path, slow.url), tmp_path, (lab.vars_path,))
+        wait_for_a_write(lab_vars, demo, process)
+        slow.pause()
+        sam = next(name for name in OTHER_WRITER if name not in changed_users(lab_vars, demo))
+        dn = by_name(demo)[sam]["dn"]
+        ldapmodify(lab_vars, f"dn: {dn}\nchangetype: modify\n{OTHER_WRITER[sam]}\n")
+        other = user(lab_vars, sam, "proxyAddresses", "mail")
+        slow.resume()
+        output, _ = process.communicate(timeout=300)
+
+    assert process.returncode == 0, output
+    result = json.loads((tmp_path / "aligned.json").read_text())
+    records = journal_records(tmp_path)
+    assert result["journal"]["records"] == len(records) == 6  # five planned, and one planned again
+    first, again = [record for record in records if record["distinguished_name"] == dn]
+    assert recorded(again["before"]) == journaled(other) != recorded(first["before"])
+    now = user(lab_vars, sam, "proxyAddresses", "mail", "mailNickname")
+    assert journaled(now) == recorded(again["after"])
+    assert {value.lower() for value in other["proxyAddresses"]} <= {value.lower() for value in now["proxyAddresses"]}
+    assert result["recheck"]["clean"] is True
 
 
 def test_pairing_rules_and_the_immutable_id_fix(lab, lab_vars, tmp_path):

@@ -10,7 +10,8 @@ short_description: Undo address alignments by replaying an undo journal backward
 version_added: 0.1.0
 description:
   - Reads the undo journal that M(hybrid.identity.smtp_align) wrote and puts each journaled user back as it
-    was before. This covers C(proxyAddresses), C(mail), C(userPrincipalName) and C(mS-DS-ConsistencyGuid).
+    was before. This covers C(proxyAddresses), C(mail), C(mailNickname), C(userPrincipalName) and
+    C(mS-DS-ConsistencyGuid). A record from a journal that did not hold one of them leaves that one alone.
   - Replays backwards, the newest run first. Within a run, the last record of each user counts (a write
     re-planned after a concurrent change supersedes the first one).
   - A user whose values are what the journal says was written is restored. One whose values are already
@@ -35,6 +36,10 @@ options:
       - Replay only this run of the journal (C(journal.run_id) of an M(hybrid.identity.smtp_align) result).
       - By default every run in the journal is replayed, newest first, back to the state before the oldest.
     type: str
+notes:
+  - Restoring users that have been synchronized since the alignment changes their cloud users too. The next sync
+    sends the restored values to Microsoft Entra ID, because the on-prem side wins from the first sync on; the
+    primary SMTP address and the aliases the alignment carried over change in the cloud.
 seealso:
   - module: hybrid.identity.smtp_align
 """
@@ -70,7 +75,9 @@ restored:
       description: The user's DN now.
       type: str
     before:
-      description: Its C(proxyAddresses), C(mail), C(userPrincipalName) and C(consistency_guid) before the restore.
+      description: >-
+        Its C(proxyAddresses), C(mail), C(mailNickname), C(userPrincipalName) and C(consistency_guid) before the
+        restore.
       type: dict
     after:
       description: The same values after the restore, as the journal holds them from before the alignment.

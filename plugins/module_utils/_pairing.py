@@ -20,6 +20,9 @@ Decisions beyond the rule book, each written where it is applied:
   not evidence enough.
 - Users involved in an ambiguity, on either side, are held out of later rules: a weaker
   rule must not settle what a stronger one found ambiguous.
+- A cloud user that an ambiguous on-prem user matches is contested: another on-prem user
+  matching it alone, by the same rule, is not paired with it either. Both claims are
+  reported; pairing the second would guess that the first was not meant.
 - Users named by an explicit row are never paired automatically, even when the row could
   not be resolved: the row says what was meant.
 """
@@ -448,8 +451,9 @@ class _Pairer:
                     found.setdefault(id(entry.user), (entry.user, key))
             if found:
                 matches.append((user, list(found.values())))
-        claims = _group([(user, found[0][0]) for user, found in matches if len(found) == 1], lambda item: id(item[1]))
-        held = []
+        # every candidate of an ambiguous user is contested too: a single claim on it settles nothing
+        claims = _group([(user, cloud) for user, found in matches for cloud, _key in found], lambda item: id(item[1]))
+        held, reported = [], set()
         for user, found in matches:
             if len(found) > 1:
                 self.ambiguous.append(Ambiguity(ONPREM, rule, user, tuple(c for c, _key in found), found[0][1]))
@@ -459,7 +463,8 @@ class _Pairer:
             claimants = [claim[0] for claim in claims[id(cloud)]]
             if len(claimants) == 1:
                 self.pair(user, cloud, rule, key)
-            elif user is claimants[0]:
+            elif id(cloud) not in reported:
+                reported.add(id(cloud))
                 self.ambiguous.append(Ambiguity(CLOUD, rule, cloud, tuple(claimants), key))
                 held += [cloud, *claimants]
         # held out after the whole rule ran, so that the rule's outcome does not depend on input order

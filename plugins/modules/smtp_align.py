@@ -73,7 +73,8 @@ options:
       - V(upn) pairs on equal user principal names.
       - V(upn_prefix) pairs on the UPN prefix, with the on-prem suffix mapped through O(domain_map).
       - V(employee_id) pairs on-prem C(employeeID) with cloud C(employeeId).
-      - A user that a rule matches to several candidates is reported and left out of the later rules.
+      - A user that a rule matches to several candidates is reported and left out of the later rules. So is
+        each of its candidates, and any other user that rule matches to one of them.
       - Defaults to all of them in the order above, or to none when O(pairs) or O(pairs_file) is given.
     type: list
     elements: str

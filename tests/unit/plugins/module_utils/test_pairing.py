@@ -267,3 +267,33 @@ def test_results_are_independent_of_input_order():
 
     assert pairs_of(forward) == pairs_of(backward) == []  # the team mailbox is contested: c's UPN doesn't settle it
     assert len(forward.ambiguous) == len(backward.ambiguous) == 1
+
+
+def test_a_cloud_user_an_ambiguous_user_matches_is_not_paired_with_another_claimant():
+    """a carries the primaries of c1 and c2 as aliases; b's primary is c1's: who c1 is, the data doesn't say."""
+    users = [onprem("a", "SMTP:a@contoso.com", "smtp:c1@contoso.com", "smtp:c2@contoso.com", upn="a@contoso.local"),
+             onprem("b", "SMTP:b@contoso.com", "smtp:c1@contoso.com", upn="b@contoso.local")]
+    clouds = [cloud("c1@contoso.com", "SMTP:c1@contoso.com"), cloud("c2@contoso.com", "SMTP:c2@contoso.com")]
+
+    for order in (users, list(reversed(users))):
+        pairing = pair_users(order, clouds)
+
+        assert pairs_of(pairing) == []
+        found = sorted((item.side, item.rule, item.as_dict()["user"].get("sam_account_name")
+                        or item.as_dict()["user"]["user_principal_name"],
+                        sorted(c.get("sam_account_name") or c["user_principal_name"]
+                               for c in item.as_dict()["candidates"])) for item in pairing.ambiguous)
+        assert found == [("cloud", "smtp", "c1@contoso.com", ["a", "b"]),
+                         ("onprem", "smtp", "a", ["c1@contoso.com", "c2@contoso.com"])]
+        assert sorted(user.sam_account_name for user in pairing.unpaired_onprem) == ["a", "b"]
+
+
+def test_a_contested_claimant_is_held_out_of_weaker_rules():
+    users = [onprem("a", "SMTP:a@contoso.com", "smtp:c1@contoso.com", "smtp:c2@contoso.com", upn="a@contoso.local"),
+             onprem("b", "SMTP:b@contoso.com", "smtp:c1@contoso.com", upn="b@contoso.local", employee_id="7")]
+    clouds = [cloud("c1@contoso.com", "SMTP:c1@contoso.com"), cloud("c2@contoso.com", "SMTP:c2@contoso.com"),
+              cloud("c3@contoso.com", "SMTP:c3@contoso.com", employee_id="7")]
+
+    pairing = pair_users(users, clouds)
+
+    assert pairs_of(pairing) == []  # b's employee ID would pick c3, but b is part of c1's contest

@@ -7,9 +7,12 @@ user, carrying its UPN, names and SMTP addresses with the same primary, so that 
 soft-matches the two and the cloud user becomes synchronized from on-prem.
 
 Each plan is checked before anything is created: never when an on-prem user already holds the
-UPN, `mail` or any of the SMTP addresses (it would be a duplicate, rule book §4), never for a
-cloud user that is already synchronized, and only when the predictor says the new user will
-join this cloud user (an admin role or another ImmutableId would refuse it, rule book §3).
+UPN, `mail` or any of the SMTP addresses (it would be a duplicate, rule book §4), never when
+the pairing rules of smtp_align (`_pairing`) pair an on-prem user in scope with the cloud user
+or find it ambiguous (an employee ID, the UPN prefix through the domain map: that person has an
+account already), never for a cloud user that is already synchronized, and only when the
+predictor says the new user will join this cloud user (an admin role or another ImmutableId
+would refuse it, rule book §3).
 
 Pure: standard library only, no Ansible, no I/O.
 """
@@ -20,7 +23,7 @@ import re
 import string
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ansible_collections.hybrid.identity.plugins.module_utils._addresses import ProxyAddress, validate_smtp_address
 from ansible_collections.hybrid.identity.plugins.module_utils._alignment import judge
@@ -37,8 +40,11 @@ from ansible_collections.hybrid.identity.plugins.module_utils._matching_model im
     smtp_key,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._pairing import (
+    AUTOMATIC_RULES,
+    CloudEntry,
     Pair,
     cloud_identity_keys,
+    pair_users,
     resolve_identities,
 )
 
@@ -50,7 +56,7 @@ NORMAL_ACCOUNT = 0x200
 ACCOUNT_DISABLED = 0x2
 # What the planner reads of a cloud user ($select).
 CLOUD_PROPERTIES = ("id", "userPrincipalName", "mail", "proxyAddresses", "displayName", "givenName", "surname",
-                    "mailNickname", "onPremisesImmutableId", "onPremisesSyncEnabled")
+                    "mailNickname", "employeeId", "onPremisesImmutableId", "onPremisesSyncEnabled")
 
 
 class TransferError(ConfigurationError):
@@ -62,6 +68,7 @@ class TransferOptions:
     ou: str
     sam_account_name_template: str = "{upn_prefix}"
     enabled: bool = False
+    domain_map: Mapping = field(default_factory=dict)  # for the pairing rule upn_prefix, as smtp_align takes it
 
     def __post_init__(self) -> None:
         fields = [name for _text, name, _spec, _conv in string.Formatter().parse(self.sam_account_name_template)
@@ -202,16 +209,21 @@ def choose(records: Sequence[Mapping], identities: Sequence[str]) -> tuple[list[
 
 
 def plan_transfer(cloud_records: Sequence[Mapping], existing: Iterable[OnPremUser], index: CloudIndex,
-                  tenant: Tenant | Mapping, options: TransferOptions) -> tuple[list[NewUser], list[Skipped]]:
-    """The users to create and the cloud users left alone, with why; `existing` are the on-prem users that could
-    hold one of the values (any user of the domain holding a chosen UPN or address)."""
+                  tenant: Tenant | Mapping, options: TransferOptions,
+                  scope: Iterable[OnPremUser] = ()) -> tuple[list[NewUser], list[Skipped]]:
+    """The users to create and the cloud users left alone, with why.
+
+    `existing` are the on-prem users that could hold one of the values (any user of the domain holding a chosen
+    UPN or address); `scope` are the on-prem users in sync scope, which the pairing rules run over.
+    """
     held: dict[str, str] = {}
     for user in existing:
         for key in _held_keys(user):
             held.setdefault(key, user.distinguished_name)
+    counterparts = onprem_counterparts(cloud_records, scope, options.domain_map)
     planned, skipped = [], []
     for record in cloud_records:
-        outcome = _plan_or_refusal(record, options, held)
+        outcome = _plan_or_refusal(record, options, held, counterparts.get(str(record.get("id"))))
         if isinstance(outcome, NewUser):
             planned.append(outcome)
         else:
@@ -219,7 +231,30 @@ def plan_transfer(cloud_records: Sequence[Mapping], existing: Iterable[OnPremUse
     return _vetted(planned, skipped, index, tenant)
 
 
-def _plan_or_refusal(record: Mapping, options: TransferOptions, held: Mapping[str, str]) -> NewUser | str:
+def onprem_counterparts(cloud_records: Sequence[Mapping], scope: Iterable[OnPremUser],
+                        domain_map: Mapping) -> dict[str, str]:
+    """Cloud user id -> why it is not created: an on-prem user in scope that smtp_align would pair with it, or
+    several it can't tell apart. That person has an account already; a second one would sync as a duplicate."""
+    entries = [CloudEntry.of(record) for record in cloud_records]
+    pairing = pair_users(scope, entries, rules=AUTOMATIC_RULES, domain_map=domain_map)
+    reasons: dict[str, str] = {}
+    for pair in pairing.pairs:
+        reasons[pair.cloud.id] = (f"on-prem user {pair.onprem.distinguished_name} pairs with it by {pair.rule} "
+                                  f"({pair.value}): align the two with smtp_align instead of creating a second "
+                                  "account")
+    for ambiguity in pairing.ambiguous:
+        clouds = [ambiguity.user] if ambiguity.side == "cloud" else list(ambiguity.candidates)
+        onprems = list(ambiguity.candidates) if ambiguity.side == "cloud" else [ambiguity.user]
+        names = "; ".join(user.distinguished_name for user in onprems)
+        for cloud in clouds:
+            reasons.setdefault(cloud.id, f"on-prem user(s) {names} match it by {ambiguity.rule} ({ambiguity.value}) "
+                                         "among other candidates: pair the right one explicitly with smtp_align "
+                                         "instead of creating another account")
+    return reasons
+
+
+def _plan_or_refusal(record: Mapping, options: TransferOptions, held: Mapping[str, str],
+                     counterpart: str | None) -> NewUser | str:
     """The user to create, or why not."""
     refusal = _refusal(CloudUser.from_dict(record))
     if refusal is not None:
@@ -232,7 +267,7 @@ def _plan_or_refusal(record: Mapping, options: TransferOptions, held: Mapping[st
     if holders:
         return (f"on-prem user(s) {'; '.join(holders)} already hold its UPN, mail or an address: align them with "
                 "smtp_align instead of creating a duplicate (rule book §4)")
-    return new_user
+    return counterpart or new_user
 
 
 def _refusal(cloud: CloudUser) -> str | None:

@@ -13,10 +13,12 @@ description:
     describes. For each chosen cloud user, creates an AD user in O(ou) that carries its user principal name,
     names, C(mailNickname), C(mail) and every SMTP address, with the same primary. The next sync then
     soft-matches the two, and the cloud user is managed on-prem from then on.
-  - Never creates a user when an AD user already holds its UPN, C(mail) or any of its SMTP addresses. Such pairs
-    are for M(hybrid.identity.smtp_align). It also skips cloud users already synchronized, those without a
-    mailbox (SMTP matching needs one), and those the soft-match predictor says the sync would refuse (an admin
-    role, another ImmutableId). RV(not_created) says why for each.
+  - Never creates a user when an AD user already holds its UPN, C(mail) or any of its SMTP addresses. Nor when
+    the pairing rules of M(hybrid.identity.smtp_align) pair a user in O(search_base) with it, or find several
+    candidates, for example by employee ID or by the UPN prefix through O(domain_map). Such pairs are for
+    M(hybrid.identity.smtp_align). It also skips cloud users already synchronized, those without a mailbox (SMTP
+    matching needs one), and those the soft-match predictor says the sync would refuse (an admin role, another
+    ImmutableId). RV(not_created) says why for each.
   - Users are created disabled unless O(password) is given. With a password they are enabled, which needs an
     encrypted connection (LDAPS or StartTLS).
   - Reads the tenant in one paged Graph listing (or one filtered query) and AD in a few bulk searches, then
@@ -45,6 +47,24 @@ options:
       - The distinguished name of the OU the users are created in. It must be in the sync scope.
     type: str
     required: true
+  search_base:
+    description:
+      - The OU (or container) whose users are in sync scope, searched with its whole subtree. The pairing rules of
+        M(hybrid.identity.smtp_align) (source anchor, SMTP address, UPN, UPN prefix, employee ID) run over its users
+        against the chosen cloud users, and a cloud user they pair or find ambiguous is not created.
+      - Defaults to the domain (O(ad_base_dn)).
+    type: str
+  ldap_filter:
+    description:
+      - An LDAP filter that narrows the O(search_base) scope further, as for M(hybrid.identity.smtp_align).
+    type: str
+  domain_map:
+    description:
+      - On-prem UPN suffixes and the cloud domain (or list of domains) each one corresponds to, as for
+        M(hybrid.identity.smtp_align). With it, an on-prem user whose UPN prefix maps to a chosen cloud user's
+        UPN counts as that user's account, and the cloud user is not created.
+    type: dict
+    default: {}
   sam_account_name_template:
     description:
       - How the C(sAMAccountName) is made, with the fields C({upn_prefix}), C({mail_nickname}), C({given_name}),
@@ -140,7 +160,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._ad_create import 
     users_holding,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import AD_CONNECTION_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._alignment_io import onprem_user
+from ansible_collections.hybrid.identity.plugins.module_utils._alignment_io import onprem_user, read_scope
 from ansible_collections.hybrid.identity.plugins.module_utils._authority_transfer import (
     CLOUD_PROPERTIES,
     Skipped,
@@ -166,6 +186,9 @@ ARGUMENT_SPEC = {
     "users": {"type": "list", "elements": "str"},
     "graph_filter": {"type": "str"},
     "ou": {"type": "str", "required": True},
+    "search_base": {"type": "str"},
+    "ldap_filter": {"type": "str"},
+    "domain_map": {"type": "dict", "default": {}},
     "sam_account_name_template": {"type": "str", "default": "{upn_prefix}"},
     "password": {"type": "str", "no_log": True},
     "features": {"type": "dict"},
@@ -203,15 +226,17 @@ def main():
 
     created = []
     try:
-        options = TransferOptions(params["ou"], params["sam_account_name_template"], bool(params["password"]))
+        options = TransferOptions(params["ou"], params["sam_account_name_template"], bool(params["password"]),
+                                  params["domain_map"])
         with GraphClient(GraphSettings.from_params(params)) as client:
             records, problems, tenant, warnings = read_cloud(client, params)
         cloud = [CloudUser.from_dict(record) for record in records]
         with AdSession(AdSettings.from_params(params)) as ad:
             holders = users_holding(ad, [user.user_principal_name for user in cloud if user.user_principal_name],
                                     [proxy.address for user in cloud for proxy in user.smtp_addresses()])
+            scope = [onprem_user(user) for user in read_scope(ad, params["search_base"], params["ldap_filter"])]
             planned, skipped = plan_transfer(records, [onprem_user(user) for user in holders],
-                                             CloudIndex.build(records), tenant, options)
+                                             CloudIndex.build(records), tenant, options, scope)
             taken = taken_sam_account_names(ad, [new_user.attributes["sAMAccountName"] for new_user in planned])
             for new_user in planned:
                 sam = new_user.attributes["sAMAccountName"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -95,3 +96,34 @@ def test_a_taken_sam_account_name_skips_the_user(tenant, lab, lab_vars):
 
     assert not result.get("failed"), completed.stdout
     assert result["created"] == [] and "sAMAccountName Gupta is taken" in result["not_created"][0]["reason"]
+
+
+COUNTERPARTS = Path(__file__).with_name("files") / "authority_transfer_counterparts.yml"
+
+
+def test_a_graph_filter_chooses_the_users_and_none_the_pairing_rules_pair_on_prem_is_created(lab, lab_vars):
+    lab.load(COUNTERPARTS)
+    emulator = lab.service("entra").emulator
+    baseline = emulator.requests()["log"][-1]["seq"]
+    task = transfer_task(graph_filter="department eq 'Sales'", search_base="{{ lab_scenario_ou }}",
+                         domain_map={"contoso.local": "contoso.com"})
+    del task["hybrid.identity.ad_user_from_cloud"]["users"]
+
+    completed, result = task_result(task, extra_vars_files=(lab.vars_path,))
+
+    assert not result.get("failed"), completed.stdout
+    assert [item["cloud"]["user_principal_name"] for item in result["created"]] == ["paula@contoso.com"]
+    skipped = {item["cloud"]["user_principal_name"]: item["reason"] for item in result["not_created"]}
+    assert sorted(skipped) == ["nora@contoso.com", "omar@contoso.com"]  # quentin is not in Sales: not chosen
+    assert f"CN=nortiz,OU=Staff,{lab_vars['lab_scenario_ou']} pairs with it by employee_id" in skipped[
+        "nora@contoso.com"]
+    assert f"CN=ohaddad,OU=Staff,{lab_vars['lab_scenario_ou']} pairs with it by upn_prefix" in skipped[
+        "omar@contoso.com"]
+    # in AD, read independently: paula created, and no second account for nora or omar
+    assert [entry["dn"] for entry in ldapsearch(lab_vars, "(userPrincipalName=paula@contoso.com)")] == [
+        f"CN=Paula Reyes,OU=New,{lab_vars['lab_scenario_ou']}"]
+    for upn in ("nora@contoso.com", "omar@contoso.com", "quentin@contoso.com"):
+        assert ldapsearch(lab_vars, f"(userPrincipalName={upn})") == [], upn
+    queries = [entry["query"] for entry in emulator.requests()["log"]
+               if entry["seq"] > baseline and entry["method"] == "GET" and entry["path"].endswith("/users")]
+    assert len(queries) == 1 and "department" in unquote(queries[0]) and "Sales" in unquote(queries[0])

@@ -229,3 +229,25 @@ def test_check_mode_of_the_onboard_playbook_by_its_name_changes_nothing_anywhere
     assert (tmp_path / "reports" / "before" / "soft_match_report.html").is_file()  # the demo's report_dir was used
     # the plan is shown: the transfer, the alignment and the users held back
     assert "nora" in completed.stdout and "addresses aligned" in completed.stdout
+
+
+def test_the_onboard_playbook_transfers_the_users_a_graph_filter_chooses(lab, lab_vars, tmp_path):
+    """onboard_transfer_graph_filter, in check mode: the Graph query chooses, the pairing leaves two alone."""
+    lab.load(REPO / "tests" / "integration" / "files" / "authority_transfer_counterparts.yml")
+    ad_before = comparable(snapshot(lab_vars, lab_vars["lab_scenario_ou"]), writes=True)
+    baseline = last_seq(lab)
+
+    completed = run(lab, tmp_path, playbook="onboard", check=True, onboard_search_base=lab_vars["lab_scenario_ou"],
+                    onboard_report_dir=str(tmp_path / "reports"), onboard_journal_path=str(tmp_path / "journal.jsonl"),
+                    onboard_transfer_graph_filter="department eq 'Sales'",
+                    onboard_transfer_ou=f"OU=New,{lab_vars['lab_scenario_ou']}",
+                    onboard_domain_map={"contoso.local": "contoso.com"}, onboard_open_matching_window=True)
+
+    assert recap(completed)[1] == 0, completed.stdout[-6000:] + completed.stderr
+    transfer = completed.stdout.split("TASK [Create on-prem users", 1)[1].split("TASK [", 1)[0]
+    assert f"CN=Paula Reyes,OU=New,{lab_vars['lab_scenario_ou']}" in transfer  # the diff of the user to create
+    assert not re.search(r"nora|omar|quentin", transfer, re.IGNORECASE), transfer
+    queries = [entry["query"] for entry in emulator(lab).requests()["log"] if entry["seq"] > baseline
+               and entry["method"] == "GET" and entry["path"].endswith("/users") and "department" in entry["query"]]
+    assert len(queries) == 1
+    assert comparable(snapshot(lab_vars, lab_vars["lab_scenario_ou"]), writes=True) == ad_before

@@ -129,3 +129,50 @@ def test_choose_by_upn_address_or_id_and_refuse_what_names_none_or_several():
 
     assert [record["id"] for record in chosen] == ["id-pradeep", "id-megan"]
     assert problems == ["'nobody@contoso.com' names no cloud user(s)"]
+
+
+def in_scope(sam, *proxy_addresses, upn=None, employee_id=None):
+    return OnPremUser(f"CN={sam},{OU}", sam, upn or f"{sam}@contoso.local", None, tuple(proxy_addresses),
+                      employee_id=employee_id, object_guid=f"00000000-0000-0000-0000-{len(sam):012d}")
+
+
+def transfer_in(records, scope, domain_map=None):
+    planned, skipped = plan_transfer(records, (), CloudIndex.build(records), TENANT,
+                                     TransferOptions(OU, domain_map=domain_map or {}), scope=scope)
+    return ({user.cloud.user_principal_name: user for user in planned},
+            {item.cloud.user_principal_name: item.reason for item in skipped})
+
+
+def test_never_creates_for_a_cloud_user_an_onprem_user_pairs_with_by_employee_id():
+    """No value in common, but the same employee ID: the person has an account on-prem already."""
+    planned, skipped = transfer_in([PRADEEP | {"employeeId": "E-77"}],
+                                   [in_scope("pgupta", "SMTP:pg@fabrikam.com", employee_id="e-77")])
+
+    assert planned == {}
+    assert f"CN=pgupta,{OU} pairs with it by employee_id" in skipped["pradeep@contoso.com"]
+
+
+def test_never_creates_for_a_cloud_user_whose_upn_prefix_the_domain_map_pairs():
+    scope = [in_scope("pradeep", upn="pradeep@contoso.local")]
+
+    planned, skipped = transfer_in([PRADEEP], scope, domain_map={"contoso.local": "contoso.com"})
+    unmapped, _skipped = transfer_in([PRADEEP], scope)
+
+    assert planned == {} and "by upn_prefix (pradeep@contoso.com)" in skipped["pradeep@contoso.com"]
+    assert list(unmapped) == ["pradeep@contoso.com"]  # without the map the same prefix is no evidence
+
+
+def test_never_creates_when_the_pairing_finds_the_cloud_user_ambiguous():
+    scope = [in_scope("pg1", employee_id="E-77"), in_scope("pg22", employee_id="E-77")]
+
+    planned, skipped = transfer_in([PRADEEP | {"employeeId": "E-77"}], scope)
+
+    assert planned == {}
+    assert f"CN=pg1,{OU}; CN=pg22,{OU} match it by employee_id" in skipped["pradeep@contoso.com"]
+
+
+def test_users_in_scope_that_pair_with_nobody_chosen_do_not_stop_the_transfer():
+    planned, skipped = transfer_in([PRADEEP | {"employeeId": "E-77"}],
+                                   [in_scope("lynne", "SMTP:lynne@contoso.com", employee_id="E-78")])
+
+    assert list(planned) == ["pradeep@contoso.com"] and skipped == {}

@@ -588,6 +588,37 @@ def test_explicit_pairs_from_a_csv_file_with_the_onprem_primary_kept(demo, lab, 
         e for e in demo if not e["dn"].startswith("CN=alex,")]
 
 
+def test_explicit_pairs_from_yaml_and_json_files_bare_or_under_pairs(demo, lab, lab_vars, tmp_path):
+    files = {
+        "under_key": ("pairs.yml", "pairs:\n  - {onprem: alex, cloud: awilber@contoso.com}\n"
+                                   "  - {onprem: adele, cloud: Adele.Vance@contoso.com}\n"),
+        "bare_yaml": ("pairs.yaml", "- {onprem: grady, cloud: grady.archie@contoso.com}\n"),
+        "bare_json": ("pairs.json", json.dumps([{"onprem": "diego", "cloud": "diego.siciliani@contoso.com"}])),
+    }
+    tasks = []
+    for name, (file_name, text) in files.items():
+        (tmp_path / file_name).write_text(text)
+        tasks.append({"name": f"Align the pairs of {file_name}", "hybrid.identity.smtp_align":
+                      connection(*AD_OPTIONS, *GRAPH_OPTIONS) | {"search_base": "{{ lab_scenario_ou }}",
+                                                                 "pairs_file": str(tmp_path / file_name)},
+                      "register": name, "ignore_errors": True})
+    tasks.append({"name": "Keep them", "ansible.builtin.set_fact": {"aligned": {name: f"{{{{ {name} }}}}"
+                                                                                for name in files}}})
+
+    completed, results = with_result({"tasks": tasks}, "aligned", tmp_path, lab, check=True)
+
+    def paired(result):
+        assert not result.get("failed"), completed.stdout
+        return sorted((pair["onprem"]["sam_account_name"], pair["cloud"]["user_principal_name"], pair["rule"],
+                       pair["status"]) for pair in result["pairs"])
+
+    assert paired(results["under_key"]) == [("adele", "adele@contoso.com", "explicit", "aligned"),
+                                            ("alex", "alex@contoso.com", "explicit", "aligned")]
+    assert paired(results["bare_yaml"]) == [("grady", "grady@contoso.com", "explicit", "aligned")]
+    assert paired(results["bare_json"]) == [("diego", "diego@contoso.com", "explicit", "aligned")]
+    assert snapshot(lab_vars, lab_vars["lab_scenario_ou"]) == demo
+
+
 def test_onprem_primary_that_the_cloud_user_does_not_hold_is_blocked(lab, lab_vars, tmp_path):
     """primary: onprem keeps joni@contoso.com, which joni.sherman's mailbox lacks: no match, so no write."""
     lab.load(RULES)

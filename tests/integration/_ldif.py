@@ -16,7 +16,8 @@ def _uri(lab_vars: dict) -> str:
     return f"ldaps://{server}:636"
 
 
-def ldapsearch(lab_vars: dict, ldap_filter: str, attributes=(), base: str | None = None) -> list[dict]:
+def ldapsearch(lab_vars: dict, ldap_filter: str, attributes=(), base: str | None = None,
+               scope: str = "sub") -> list[dict]:
     """Entries as {attribute: [values]} (bytes for binary values), 'dn' included."""
     env = dict(os.environ, LDAPTLS_CACERT=lab_vars["ad_ca_cert"], LDAPTLS_REQCERT="demand")
     command = [
@@ -32,7 +33,9 @@ def ldapsearch(lab_vars: dict, ldap_filter: str, attributes=(), base: str | None
         "-w",
         lab_vars["ad_password"],
         "-b",
-        base or lab_vars["ad_base_dn"],
+        lab_vars["ad_base_dn"] if base is None else base,
+        "-s",
+        scope,
         ldap_filter,
         *attributes,
     ]
@@ -80,6 +83,12 @@ def snapshot(lab_vars: dict, base: str) -> list[dict]:
                   "uSNChanged")
     entries = ldapsearch(lab_vars, "(objectClass=user)", attributes, base=base)
     return sorted(entries, key=lambda entry: entry["dn"].lower())
+
+
+def highest_committed_usn(lab_vars: dict) -> int:
+    """The DC's update sequence number: each write it commits (one modify, whatever it holds) adds one."""
+    [root] = ldapsearch(lab_vars, "(objectClass=*)", ("highestCommittedUSN",), base="", scope="base")
+    return int(root["highestCommittedUSN"][0])
 
 
 def ldapmodify(lab_vars: dict, ldif: str) -> None:

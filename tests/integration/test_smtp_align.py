@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,7 +26,7 @@ import pytest
 import yaml
 
 from tests.integration._ansible import ansible_env, run_playbook, start_playbook
-from tests.integration._ldif import ldapmodify, snapshot, user
+from tests.integration._ldif import highest_committed_usn, ldapmodify, snapshot, user
 
 DEMO = Path(__file__).with_name("files") / "smtp_align_demo.yml"
 RULES = Path(__file__).with_name("files") / "smtp_align.yml"
@@ -128,7 +129,18 @@ def demo(lab, lab_vars, tmp_path):
 
 
 def test_alignment_makes_every_pairable_user_clean_and_keeps_other_values(demo, lab, lab_vars, tmp_path):
+    emulator = lab.service("entra").emulator
+    first_request, first_usn = emulator.requests()["log"][-1]["seq"] + 1, highest_committed_usn(lab_vars)
+
     completed, result = align(lab, tmp_path)
+
+    # in bulk: each Graph listing once, whatever the number of users, and one LDAP modify per changed user
+    routes = Counter(f"{entry['method']} {entry['route'] or entry['path']}" for entry in emulator.requests()["log"]
+                     if entry["seq"] >= first_request and "/oauth2/" not in entry["path"]
+                     and "/.well-known/" not in entry["path"])
+    assert routes["GET /v1.0/users"] == 1 and set(routes.values()) == {1}, routes
+    assert not [route for route in routes if "{" in route], routes  # never a request about one user
+    assert highest_committed_usn(lab_vars) - first_usn == len(result["changes"]) == 5
 
     assert not result.get("failed"), completed.stdout
     assert result["changed"] is True

@@ -433,8 +433,8 @@ def align_play(lab_vars, scratch: Path, ad_server: str) -> list:
     task = {"name": "Align", "hybrid.identity.smtp_align": connection(*AD_OPTIONS, *GRAPH_OPTIONS)
             | {"ad_server": ad_server, "search_base": lab_vars["lab_scenario_ou"],
                "journal_path": str(scratch / "journal.jsonl")}, "register": "aligned"}
-    keep = {"name": "Keep the result", "ansible.builtin.copy": {"content": "{{ aligned | to_json }}",
-                                                                 "dest": str(scratch / "aligned.json")}}
+    keep = {"name": "Keep the result",
+            "ansible.builtin.copy": {"content": "{{ aligned | to_json }}", "dest": str(scratch / "aligned.json")}}
     return [{"name": "Align slowly", "hosts": "localhost", "gather_facts": False,
              "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}, "tasks": [task, keep]}]
 
@@ -470,8 +470,8 @@ def recorded(values: dict) -> dict:
     return journaled({key: value if isinstance(value, list) else [value] for key, value in values.items() if value})
 
 
-def test_an_alignment_killed_between_two_writes_had_journaled_every_user_before_the_first(demo, lab, lab_vars,
-                                                                                         tmp_path):
+def test_an_alignment_killed_between_two_writes_had_journaled_every_user_before_the_first(
+        demo, lab, lab_vars, tmp_path):
     with SlowLdap(lab_vars, delay=0.3) as slow:
         process = start_playbook(align_play(lab_vars, tmp_path, slow.url), tmp_path, (lab.vars_path,))
         try:
@@ -528,7 +528,7 @@ def test_a_user_changed_by_another_writer_mid_run_is_planned_and_journaled_again
         ldapmodify(lab_vars, f"dn: {dn}\nchangetype: modify\n{OTHER_WRITER[sam]}\n")
         other = user(lab_vars, sam, "proxyAddresses", "mail")
         slow.resume()
-        output, _ = process.communicate(timeout=300)
+        output = process.communicate(timeout=300)[0]
 
     assert process.returncode == 0, output
     result = json.loads((tmp_path / "aligned.json").read_text())

@@ -73,7 +73,7 @@ def run_playbook(plays: list, extra_vars_files: tuple = (), check: bool = False)
 
 
 def start_playbook(plays: list, scratch: Path, extra_vars_files: tuple = ()) -> subprocess.Popen:
-    """Start ansible-playbook in a session of its own, so that a test can kill it and the module it runs at once."""
+    """Start ansible-playbook without waiting for it, in a session of its own, apart from the terminal of pytest."""
     playbook = Path(scratch) / "play.yml"
     playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
     command = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", "-c", "local"]

@@ -273,21 +273,28 @@ def cloud_side(params, warnings):
             "or cloud_users with verified_domains and initial_domain",
         )
     with GraphClient(GraphSettings.from_params(params)) as client:
-        reader = CloudReader(client)
+        # the reader writes into `warnings` as it goes: a later failure still reports them
+        reader = CloudReader(client, warnings)
         if given_users is None:
             users = read_cloud_users(client)
             objects = reader.mail_objects() if params["cloud_objects"] is None else params["cloud_objects"]
             roles = reader.admin_roles()
         else:
             users, objects, roles = given_users, params["cloud_objects"] or [], None
-        domains = None if params["verified_domains"] and params["initial_domain"] else reader.domains()
+        domains = None
+        if not (params["verified_domains"] and params["initial_domain"]):
+            domains = reader.domains(users, params["tenant_id"])
         features = reader.features()
-    warnings.extend(reader.warnings)
     return (
         with_admin_roles(users, roles, params["admin_role_holders"]),
         objects,
         merge_tenant(params, domains, features),
     )
+
+
+def warn_all(module, warnings):
+    for warning in warnings:
+        module.warn(warning)
 
 
 def main():
@@ -308,6 +315,7 @@ def main():
             onprem_users, CloudIndex.build(cloud_users, cloud_objects), tenant, module.params["source_anchor"]
         )
     except HybridIdentityError as err:
+        warn_all(module, warnings)
         module.fail_json(msg=str(err), hint=err.hint)
 
     rows = [result.as_dict() for result in results]
@@ -334,9 +342,9 @@ def main():
                 rows, summary, module.params["report_dir"], module.params["report_formats"], meta
             )
         except (OSError, ValueError) as err:
+            warn_all(module, warnings)
             module.fail_json(msg=f"could not write the reports into {module.params['report_dir']}: {err}", **outcome)
-    for warning in warnings:
-        module.warn(warning)
+    warn_all(module, warnings)
     module.exit_json(**outcome)
 
 

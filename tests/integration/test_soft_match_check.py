@@ -133,3 +133,59 @@ def test_missing_user_read_permission_fails_naming_it(lab, lab_vars):
     assert result.get("failed")
     assert "User.Read.All" in result["msg"]
     assert lab_vars["lab_low_client_secret"] not in completed.stdout + completed.stderr
+
+
+# One warning per read the reader app (User.Read.All alone) can't make: the permission and what to give instead.
+READER_WARNINGS = {
+    "Group.Read.All": "cloud_objects",
+    "OrgContact.Read.All": "cloud_objects",
+    "RoleManagement.Read.Directory": "admin_role_holders",
+    "Domain.Read.All": "verified_domains and initial_domain",
+    "OnPremDirectorySynchronization.Read.All": "give features",
+}
+
+
+def reader_task(lab_vars, **options):
+    return check_task(search_base=lab_vars["lab_scenario_ou"], client_id="{{ lab_reader_client_id }}",
+                      client_secret="{{ lab_reader_client_secret }}", **options)
+
+
+def test_reader_app_warns_once_per_missing_read_and_predicts_the_scenario(lab, lab_vars):
+    """User.Read.All alone: domains come from the cloud users; every other read warns and takes its default."""
+    scenario = next(path for path in RULE_SCENARIOS if path.stem == "soft_match_smtp_clean")
+    lab.load(scenario)
+    _, full = task_result(check_task(search_base=lab_vars["lab_scenario_ou"]), extra_vars_files=(lab.vars_path,))
+
+    completed, result = task_result(reader_task(lab_vars), extra_vars_files=(lab.vars_path,))
+
+    assert not result.get("failed"), completed.stdout
+    warnings = result["warnings"]
+    assert len(warnings) == len(READER_WARNINGS), warnings
+    for permission, instead in READER_WARNINGS.items():
+        assert len([w for w in warnings if permission in w and instead in w]) == 1, (permission, warnings)
+    [domains] = [w for w in warnings if "Domain.Read.All" in w]
+    assert "contoso.onmicrosoft.com" in domains and "(contoso.com)" in domains
+    want = yaml.safe_load(scenario.read_text())["expect"]["predict"]
+    assert {row["onprem"]["sam_account_name"]: (row["outcome"], significant(row["findings"]))
+            for row in result["results"]} == {sam: (item["outcome"], item["findings"]) for sam, item in want.items()}
+    assert result["results"] == full["results"]
+    assert not full.get("warnings")
+
+
+def test_reader_app_failing_for_want_of_the_initial_domain_still_warns(lab, lab_vars):
+    """No cloud user shows an onmicrosoft.com domain: the module fails, saying what to give, with its warnings."""
+    lab.load(next(path for path in RULE_SCENARIOS if path.stem == "new_user"))
+
+    completed, result = task_result(reader_task(lab_vars), extra_vars_files=(lab.vars_path,))
+
+    assert result.get("failed")
+    assert "initial domain is not known" in result["msg"]
+    assert "initial_domain" in result["hint"]
+    assert len(result["warnings"]) == len(READER_WARNINGS), completed.stdout
+
+    completed, result = task_result(reader_task(lab_vars, initial_domain="contoso.onmicrosoft.com"),
+                                    extra_vars_files=(lab.vars_path,))
+    assert not result.get("failed"), completed.stdout
+    assert [row["outcome"] for row in result["results"]] == ["new_user"]
+    assert result["results"][0]["predicted"]["proxy_addresses"] == ["SMTP:judy@contoso.com",
+                                                                  "smtp:judy@contoso.onmicrosoft.com"]

@@ -108,7 +108,7 @@ def predict(onprem_users: Iterable[OnPremUser | Mapping], cloud_index: CloudInde
     settle_shared_anchors(drafts, anchor_mode)
     settle_shared_candidates(drafts)
     for draft in drafts:
-        if draft.outcome in EXPORTED:
+        if draft.outcome in EXPORTED or (draft.outcome == BLOCKED and draft.creates_duplicate):
             _predict_cloud_user(draft, cloud_index, tenant)
     # rule book §4: addresses and UPNs two on-prem users carry, on the predicted cloud users
     settle_shared_values(drafts, tenant)
@@ -326,15 +326,19 @@ def _soft_match(draft: Draft, outcome: str, candidate: CloudUser, tenant: Tenant
     refusals = len(draft.findings)
     route = "primary SMTP address" if outcome == SOFT_MATCH_SMTP else "UPN"
     if tenant.feature(BLOCK_SOFT_MATCH):
-        # rule book §3, §6: blockSoftMatchEnabled blocks soft match for every object
+        # rule book §3, §6: blockSoftMatchEnabled blocks soft match for every object; §9.7: a duplicate results
         draft.add("soft_match_blocked",
                   f"This user matches {candidate.label} by {route}, but the tenant blocks soft matching "
-                  f"({BLOCK_SOFT_MATCH} is on). Turn it off for the matching window and on again after, or set the "
-                  f"cloud user's onPremisesImmutableId to {draft.source_anchor} so that it hard-matches.",
+                  f"({BLOCK_SOFT_MATCH} is on), so the sync creates it as a duplicate: a new cloud user whose values "
+                  "the candidate holds are quarantined. Turn the switch off for the matching window and on again "
+                  f"after, or set the cloud user's onPremisesImmutableId to {draft.source_anchor} so that it "
+                  "hard-matches.",
                   BLOCK_SOFT_MATCH, "true")
+        draft.creates_duplicate = True
     if candidate.admin_roles:
         # rule book §3: "Existing Admin Role Conflict"
         _refuse_admin(draft, candidate, tenant, "soft")
+        draft.creates_duplicate = True
     _check_candidate_anchor(draft, candidate, anchor_mode)
     refused = any(finding.severity == ERROR for finding in draft.findings[refusals:])
     draft.settle(BLOCKED if refused else outcome, candidate)
@@ -345,8 +349,8 @@ def _refuse_admin(draft: Draft, candidate: CloudUser, tenant: Tenant, route: str
     if route == "soft":
         # rule book §3: the incoming user is created as a quarantined duplicate
         effect = ("the sync refuses to soft-match an administrator (Existing Admin Role Conflict) and creates this "
-                  "user as a quarantined duplicate with the UPN "
-                  f"{quarantined_upn(draft.user.user_principal_name, tenant)}")
+                  "user as a duplicate: a new cloud user whose values the administrator holds are quarantined (a "
+                  f"shared UPN becomes {quarantined_upn(draft.user.user_principal_name, tenant)})")
     else:
         effect = "the sync refuses to hard-match onto an administrator"
     draft.add("admin_role",
@@ -391,13 +395,16 @@ def _predict_cloud_user(draft: Draft, index: CloudIndex, tenant: Tenant) -> None
     projection, findings = project(draft.user, draft.addresses, draft.primary, tenant, joined)
     upn_from_onprem = tenant.is_verified(domain_of(draft.user.user_principal_name))
     duplicates = quarantine_cloud_duplicates(projection, upn_from_onprem, index, tenant, joined)
+    draft.projection = projection
+    if draft.outcome == BLOCKED:
+        # §9.7: a refused soft match creates a duplicate; the refusal already says its shared values are quarantined
+        return
     draft.findings += findings + duplicates
     if joined is not None:
         draft.findings += change_findings(projection, joined, tenant)
     if duplicates and draft.outcome == NEW_USER:
         # rule book §4: a new user with a value another object holds is created with that value quarantined
         draft.outcome = CONFLICT
-    draft.projection = projection
 
 
 __all__ = [

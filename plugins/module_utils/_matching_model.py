@@ -57,7 +57,8 @@ FEATURE_DEFAULTS = {
     QUARANTINE_UPN_CONFLICTS: True,
 }
 
-RESERVED_DOMAIN = "onmicrosoft.com"
+# rule book §2, §9.6: Microsoft's own domains, never synced from on-prem (KB 3190357)
+RESERVED_DOMAINS = ("onmicrosoft.com", "microsoftonline.com")
 GROUP = "group"
 CONTACT = "contact"
 
@@ -85,9 +86,9 @@ def local_part_of(address: str) -> str:
 
 
 def is_reserved_domain(domain: str) -> bool:
-    """Rule book §2: `*.onmicrosoft.com` is Microsoft's, not the customer's."""
+    """Rule book §2, §9.6: `*.onmicrosoft.com` and `*.microsoftonline.com` are Microsoft's, not the customer's."""
     key = name_key(domain)
-    return key == RESERVED_DOMAIN or key.endswith("." + RESERVED_DOMAIN)
+    return any(key == reserved or key.endswith("." + reserved) for reserved in RESERVED_DOMAINS)
 
 
 def smtp_value(value: str) -> ProxyAddress | None:
@@ -445,6 +446,6 @@ def _initial_domain(domains: Iterable) -> str | None:
             return _domain_name(domain)
     for domain in map(_domain_name, domains):
         labels = name_key(domain).split(".")
-        if len(labels) == 3 and is_reserved_domain(domain):
+        if len(labels) == 3 and labels[1:] == ["onmicrosoft", "com"]:
             return domain
     return None

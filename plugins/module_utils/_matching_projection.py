@@ -11,13 +11,14 @@ Pure: standard library only, no Ansible, no I/O.
 Decisions beyond the rule book, each written where it is applied:
 - Predicted proxyAddresses list SMTP values only: they are what §2 derives and what the
   verification compares; X500, SIP and other types are left out of the prediction.
-- "Exchange-licensed" (§2: unverified domains dropped) is read as "the joined cloud user has a
-  mailbox"; a new user has none yet, so its unverified-domain addresses are kept.
-- On-prem addresses in the tenant's own initial domain are kept, other `*.onmicrosoft.com`
-  values are dropped. The joined user's own initial-domain addresses are replaced by the MOERA,
-  as §2 derives the cloud addresses from on-prem alone: one that is not the MOERA is reported as
-  dropped (an on-prem mailNickname naming it keeps it).
-- With no on-prem primary at all, the predicted primary is None: Exchange Online picks one.
+- The proxy calculation follows §9.6: every on-prem value in a reserved domain is left out (the
+  initial domain's too) and the MOERA added; "mailbox user" means the joined cloud user has a
+  mailbox (a new user has none yet), and only a mailbox user loses its unverified-domain
+  addresses and gets its UPN as a secondary; a primary lost to filtering or quarantine is
+  replaced by the MOERA; a user with no SMTP value and no mail gets no addresses.
+- The joined user's own initial-domain addresses are replaced by the MOERA, as §2 derives the
+  cloud addresses from on-prem alone: one that is not the MOERA is reported as dropped (an
+  on-prem mailNickname naming it keeps it).
 - A quarantined value leaves the prediction: a quarantined UPN becomes None (its 4 digits are
   random) and `quarantined` lists each value as onPremisesProvisioningErrors will show it.
 - A change in case only (UPN or address) is not reported as a change.
@@ -42,6 +43,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._matching_model im
     is_reserved_domain,
     local_part_of,
     name_key,
+    smtp_values,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._matching_result import Finding
 
@@ -53,22 +55,39 @@ USER_PRINCIPAL_NAME = "UserPrincipalName"
 class Projection:
     """The cloud user as the sync will leave it, being worked out."""
 
-    primary_smtp: ProxyAddress | None
-    user_principal_name: str | None
-    addresses: dict[str, ProxyAddress]
-    onprem_keys: frozenset[str]
+    wanted_primary: ProxyAddress | None     # the primary §2 derives; it stays primary while the cloud keeps it
+    user_principal_name: str | None          # the UPN the cloud user ends with (None: quarantined)
+    addresses: dict[str, ProxyAddress]       # by key, in on-prem order; the primary flag is set on output
+    onprem_keys: frozenset[str]              # the values that come from on-prem (the rest are derived)
+    moera: ProxyAddress | None = None        # None when the user gets no addresses at all
+    upn_key: str | None = None               # the UPN added as a secondary address (§2), when on-prem lacks it
+    wanted_upn: str | None = None            # the UPN §2 derives, before the tenant's UPN switch (§6)
     quarantined: list[dict] = field(default_factory=list)
+
+    @property
+    def primary_smtp(self) -> ProxyAddress | None:
+        if self.wanted_primary is not None and self.wanted_primary.key in self.addresses:
+            return self.addresses[self.wanted_primary.key].as_primary()
+        # rule book §9.6: a primary left out or quarantined is replaced by the MOERA
+        if self.moera is not None and self.moera.key in self.addresses:
+            return self.addresses[self.moera.key].as_primary()
+        first = next(iter(self.addresses.values()), None)
+        return first.as_primary() if first else None
 
     def quarantine_address(self, proxy: ProxyAddress) -> None:
         """Rule book §4: a conflicting proxy address is left out and shown as a provisioning error."""
         self.addresses.pop(proxy.key, None)
-        if self.primary_smtp is not None and self.primary_smtp.key == proxy.key:
-            self.primary_smtp = None
+        if self.upn_key == proxy.key:
+            self.upn_key = None
         self._note(PROXY_ADDRESS, proxy.address)
 
     def quarantine_upn(self, upn: str) -> None:
         """Rule book §4: a conflicting UPN is replaced by `<prefix><4 random digits>@<initial domain>`."""
         self.user_principal_name = None
+        if self.upn_key is not None:
+            # §9.6: the quarantined UPN is not added as an address (its digits are random)
+            self.addresses.pop(self.upn_key, None)
+            self.upn_key = None
         self._note(USER_PRINCIPAL_NAME, upn)
 
     def _note(self, property_name: str, value: str) -> None:
@@ -77,10 +96,14 @@ class Projection:
             self.quarantined.append(entry)
 
     def as_dict(self) -> dict:
+        primary = self.primary_smtp
+        values = [proxy.as_primary() if primary is not None and proxy.key == primary.key else proxy.as_secondary()
+                  for proxy in self.addresses.values()]
+        values.sort(key=lambda proxy: not proxy.primary)  # the primary first, the rest in order
         return {
-            "primary_smtp": self.primary_smtp.address if self.primary_smtp else None,
+            "primary_smtp": primary.address if primary else None,
             "user_principal_name": self.user_principal_name,
-            "proxy_addresses": [str(proxy) for proxy in self.addresses.values()],
+            "proxy_addresses": [str(proxy) for proxy in values],
             "quarantined": [dict(entry) for entry in self.quarantined],
         }
 
@@ -97,31 +120,47 @@ def quarantined_upn(upn: str, tenant: Tenant) -> str:
     return f"{local_part_of(upn)}<4 digits>@{tenant.initial_domain}"
 
 
+def is_mailbox_user(joined: CloudUser | None) -> bool:
+    """Rule book §9.6: the cloud user written to has a mailbox; one the sync creates has none yet.
+    An unknown mailbox counts as one, as it does for SMTP matching (KB 2641663)."""
+    return joined is not None and joined.has_mailbox is not False
+
+
 def project(user: OnPremUser, addresses: list[ProxyAddress], primary: ProxyAddress | None, tenant: Tenant,
             joined: CloudUser | None) -> tuple[Projection, list[Finding]]:
-    """The predicted cloud user (rule book §2). `addresses` are the valid on-prem SMTP values, primary first."""
+    """The predicted cloud user (rule book §2, §9.6). `addresses` are the valid on-prem SMTP values, primary first."""
     findings: list[Finding] = []
     moera = ProxyAddress.smtp(tenant.moera(mail_nickname(user, primary)))
-    upn = _predicted_upn(user, moera.address, tenant, findings)
-    # rule book §2: "Exchange-licensed" read as "has a mailbox"; a new cloud user has none yet
-    mailbox = bool(joined and joined.has_mailbox)
+    wanted_upn = _predicted_upn(user, moera.address, tenant, findings)
+    upn = _kept_upn(wanted_upn, joined, tenant)
+    mailbox = is_mailbox_user(joined)
     kept: dict[str, ProxyAddress] = {}
     for proxy in addresses:
+        if proxy.key == moera.key:
+            continue  # §9.6: an on-prem copy of the MOERA is left out and comes back as the MOERA: no change
         reason = _not_synced_reason(proxy, tenant, mailbox)
         if reason:
             findings.append(Finding.of("address_not_synced", f"{proxy} {reason}", "proxyAddresses", proxy.address))
             continue
-        is_primary = primary is not None and proxy.key == primary.key
-        kept.setdefault(proxy.key, proxy.as_primary() if is_primary else proxy.as_secondary())
+        kept.setdefault(proxy.key, proxy)
     onprem_keys = frozenset(kept)
+    mail_user = bool(user.mail) or bool(smtp_values(user.proxy_addresses))
+    if not (mail_user or mailbox):
+        # §9.6 (KB 3190357): no SMTP value and no mail: the cloud user gets no addresses
+        return Projection(None, upn, {}, onprem_keys, wanted_upn=wanted_upn), findings
     # rule book §2: the MOERA is added
     kept.setdefault(moera.key, moera)
+    upn_key = None
     if mailbox and upn and tenant.is_verified(domain_of(upn)):
-        # rule book §2: a mailbox user also gets its UPN as a secondary address
+        # rule book §2, §9.6: a mailbox user also gets its UPN as a secondary address
         upn_address = ProxyAddress.smtp(upn)
-        kept.setdefault(upn_address.key, upn_address)
-    predicted_primary = kept.get(primary.key) if primary is not None else None
-    return Projection(predicted_primary, upn, kept, onprem_keys), findings
+        if upn_address.key not in kept:
+            kept[upn_address.key] = upn_address
+            upn_key = upn_address.key
+    if primary is None and not mail_user and upn:
+        # §9.6 (KB 3190357): a mailbox user without on-prem addresses takes its UPN as the primary
+        primary = ProxyAddress.smtp(upn)
+    return Projection(primary, upn, kept, onprem_keys, moera, upn_key, wanted_upn), findings
 
 
 def _predicted_upn(user: OnPremUser, moera_address: str, tenant: Tenant, findings: list[Finding]) -> str | None:
@@ -139,14 +178,21 @@ def _predicted_upn(user: OnPremUser, moera_address: str, tenant: Tenant, finding
     return moera_address
 
 
+def _kept_upn(wanted: str | None, joined: CloudUser | None, tenant: Tenant) -> str | None:
+    """Rule book §6: synchronizeUpnForManagedUsersEnabled off, a joined (managed) user keeps its cloud UPN."""
+    if joined is not None and joined.user_principal_name and not tenant.feature(SYNCHRONIZE_UPN):
+        return joined.user_principal_name
+    return wanted
+
+
 def _not_synced_reason(proxy: ProxyAddress, tenant: Tenant, mailbox: bool) -> str | None:
     domain = domain_of(proxy.address)
-    if is_reserved_domain(domain) and not tenant.is_verified(domain):
-        # rule book §2: values in reserved domains are left out (the tenant's own initial domain excepted)
-        return (f"is in the reserved Microsoft domain {domain}; the sync leaves it out of the cloud user. "
-                "Remove it on-prem if nothing needs it.")
+    if is_reserved_domain(domain):
+        # rule book §2, §9.6: values in reserved domains are left out, the initial domain's too
+        return (f"is in the reserved Microsoft domain {domain}; the sync leaves it out of the cloud user (it adds "
+                "the MOERA, <mailNickname>@<initial domain>, itself). Remove it on-prem if nothing needs it.")
     if mailbox and not tenant.is_verified(domain):
-        # rule book §2: a mailbox user loses addresses in domains the tenant has not verified
+        # rule book §2, §9.6: a mailbox user loses addresses in domains the tenant has not verified
         return (f"is in {domain}, which is not a verified domain of the tenant; the sync leaves it out of a mailbox "
                 f"user's addresses. Verify {domain} in the tenant, or remove the address on-prem.")
     return None
@@ -161,32 +207,37 @@ def _in_initial_domain(proxy: ProxyAddress, tenant: Tenant) -> bool:
 
 def quarantine_cloud_duplicates(projection: Projection, upn_from_onprem: bool, index: CloudIndex, tenant: Tenant,
                                 joined: CloudUser | None) -> list[Finding]:
-    """Findings for on-prem values that a cloud object other than `joined` holds; those values are quarantined."""
+    """Findings for values the export writes that a cloud object other than `joined` holds; those are quarantined."""
     findings = []
-    for key in [key for key in projection.addresses if key in projection.onprem_keys]:
-        holders = [user.label for user in index.users_holding(key) if joined is None or user.id != joined.id]
-        holders += [item.label for item in index.objects_holding(key)]
-        if holders:
-            proxy = projection.addresses[key]
-            findings.append(_duplicate_address(proxy, holders, tenant, joined))
-            projection.quarantine_address(proxy)
     upn = projection.user_principal_name
     holder = index.user_with_upn(upn) if upn_from_onprem else None
     if holder is not None and (joined is None or holder.id != joined.id):
         findings.append(_duplicate_upn(upn, holder, tenant, joined))
         projection.quarantine_upn(upn)
+    # the on-prem values and the UPN a mailbox user gets as an address (rule book §4: every value is unique)
+    written = [key for key in projection.addresses if key in projection.onprem_keys or key == projection.upn_key]
+    for key in written:
+        holders = [user.label for user in index.users_holding(key) if joined is None or user.id != joined.id]
+        holders += [item.label for item in index.objects_holding(key)]
+        if holders:
+            proxy = projection.addresses[key]
+            findings.append(_duplicate_address(proxy, holders, tenant, joined, is_upn=key == projection.upn_key))
+            projection.quarantine_address(proxy)
     return findings
 
 
-def _duplicate_address(proxy: ProxyAddress, holders: list[str], tenant: Tenant, joined: CloudUser | None) -> Finding:
+def _duplicate_address(proxy: ProxyAddress, holders: list[str], tenant: Tenant, joined: CloudUser | None,
+                       is_upn: bool = False) -> Finding:
     subject = f"the {joined.label} it joins" if joined else "the new cloud user"
+    what = f"The UPN {proxy.address}, which a mailbox user gets as a secondary address," if is_upn \
+        else f"Address {proxy.address}"
     if tenant.feature(QUARANTINE_PROXY_CONFLICTS):
         effect = f"the value is quarantined: left out of {subject}, shown in its onPremisesProvisioningErrors"
     else:
         effect = f"the export of {subject} fails with AttributeValueMustBeUnique (quarantine is off in the tenant)"
     return Finding.of(
         "duplicate_proxy_address",
-        f"Address {proxy.address} is already held by {', '.join(holders)}; {effect}. Remove it from one of them "
+        f"{what} is already held by {', '.join(holders)}; {effect}. Remove it from one of them "
         "before the sync.",
         "proxyAddresses", proxy.address)
 
@@ -241,18 +292,20 @@ def change_findings(projection: Projection, joined: CloudUser, tenant: Tenant) -
 
 
 def _upn_change(projection: Projection, joined: CloudUser, tenant: Tenant) -> list[Finding]:
-    cloud_upn, new_upn = joined.user_principal_name, projection.user_principal_name
-    if not cloud_upn or not new_upn or name_key(cloud_upn) == name_key(new_upn):
+    cloud_upn, wanted = joined.user_principal_name, projection.wanted_upn
+    if not cloud_upn or not wanted or name_key(cloud_upn) == name_key(wanted):
         return []
     if not tenant.feature(SYNCHRONIZE_UPN):
-        # synchronizeUpnForManagedUsersEnabled off: licensed managed users keep their cloud UPN
-        projection.user_principal_name = cloud_upn
+        # synchronizeUpnForManagedUsersEnabled off: licensed managed users keep their cloud UPN (project() kept it)
         return [Finding.of(
             "upn_change_blocked",
             f"synchronizeUpnForManagedUsersEnabled is off, so {joined.label} keeps the UPN {cloud_upn} instead of "
-            f"{new_upn} if it is a licensed, managed (not federated) user; otherwise it becomes {new_upn}. Turn the "
+            f"{wanted} if it is a licensed, managed (not federated) user; otherwise it becomes {wanted}. Turn the "
             "feature on to let the UPN follow on-prem.",
-            "userPrincipalName", f"{cloud_upn} -> {new_upn}")]
+            "userPrincipalName", f"{cloud_upn} -> {wanted}")]
+    new_upn = projection.user_principal_name
+    if not new_upn:
+        return []  # quarantined: duplicate_upn says what it becomes
     return [Finding.of(
         "upn_will_change",
         f"The sync changes the UPN of {joined.label} from {cloud_upn} to {new_upn}; the user signs in as {new_upn} "

@@ -63,6 +63,7 @@ class Draft:
     candidate: CloudUser | None = None
     findings: list[Finding] = field(default_factory=list)
     projection: Projection | None = None
+    creates_duplicate: bool = False           # a refused soft match that still creates a cloud user (§9.7)
 
     def add(self, code: str, message: str, attribute: str | None = None, value: str | None = None) -> None:
         self.findings.append(Finding.of(code, message, attribute, value))

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 from ._cloud_scenario import now_text
 from ._schema import USER, fold
-from ._sync_cloud import CloudView
+from ._sync_cloud import CloudView, has_mailbox
 from ._sync_onprem import OnPremUser, domain_of, prefix_of, smtp_address_problem
 
-RESERVED_SUFFIX = ".onmicrosoft.com"
+# §2, §9.6: Microsoft's domains; no on-prem value in them reaches the cloud (KB 3190357).
+RESERVED_SUFFIXES = (".onmicrosoft.com", ".microsoftonline.com")
 UPN, PROXY = "UserPrincipalName", "ProxyAddress"
 # Properties a sync run writes; a change to any of them is an export (and a fresh onPremisesLastSyncDateTime).
 SYNCED_PROPERTIES = ("userPrincipalName", "mail", "mailNickname", "proxyAddresses", "displayName", "givenName",
@@ -41,8 +42,10 @@ def plan_export(user: OnPremUser, cloud: CloudView, current: dict | None) -> Exp
     except_id = current["id"] if current else None
     nickname = mail_nickname(user)
     moera = f"{nickname}@{cloud.initial_domain}"
+    # §9.6: a mailbox user is a cloud user that has a mailbox when the export writes it; a new one has none.
+    mailbox = current is not None and has_mailbox(current)
     upn = _plan_upn(user, cloud, current, moera, plan)
-    proxy_addresses, mail = _plan_addresses(user, cloud, except_id, moera, upn, plan)
+    proxy_addresses, mail = _plan_addresses(user, cloud, except_id, moera, upn, mailbox, plan)
     if plan.conflicts and not _quarantine_allowed(cloud, plan):
         return plan
     record = dict(current) if current else new_user_record()
@@ -115,25 +118,27 @@ def _quarantined_upn(wanted: str, anchor: str, cloud: CloudView, current: dict |
 
 
 def _plan_addresses(user: OnPremUser, cloud: CloudView, except_id: str | None, moera: str, upn: str,
-                    plan: ExportPlan) -> tuple[list[str], str | None]:
-    """§2: on-prem SMTP values minus reserved, unverified and malformed ones, plus MOERA and UPN; §4 quarantine."""
-    primary = user.primary_smtp
-    if primary is None:
-        return [], None    # no mail attributes: not a mail user, no addresses
-    wanted: list[tuple[bool, str, str]] = []    # (is_primary, address, value as on-prem)
+                    mailbox: bool, plan: ExportPlan) -> tuple[list[str], str | None]:
+    """§2 and §9.6: on-prem SMTP values minus reserved, malformed and (mailbox users) unverified ones, plus the
+    MOERA and (mailbox users) the UPN; §4 quarantine."""
     smtp = user.smtp_values()
-    if not any(is_primary for is_primary, _address in smtp):
-        smtp = [(True, primary), *smtp]     # §9.2: mail is the primary when no SMTP: value exists
+    if not smtp and not user.mail and not mailbox:
+        return [], None    # §9.6: no SMTP value, no mail, no mailbox: no addresses at all
+    wanted: list[tuple[bool, str, str]] = []    # (is_primary, address, value as on-prem)
+    if not any(is_primary for is_primary, _address in smtp) and user.mail:
+        smtp = [(True, user.mail), *smtp]     # §9.2: mail is the primary when no SMTP: value exists
     for is_primary, address in smtp:
         value = f"{'SMTP' if is_primary else 'smtp'}:{address}"
-        why = _left_out_because(address, cloud)
+        why = _left_out_because(address, cloud, mailbox)
         if why:
             plan.dropped.append((value, why))
         else:
             wanted.append((is_primary, address, value))
     wanted.append((False, moera, f"smtp:{moera}"))
-    if not plan.upn_quarantined:
-        wanted.append((False, upn, f"smtp:{upn}"))   # §2: mailbox users get their UPN as a secondary
+    if mailbox and not plan.upn_quarantined:
+        # §2, §9.6: a mailbox user gets its UPN as an address; the primary when on-prem has none at all
+        primary_upn = not smtp
+        wanted.append((primary_upn, upn, f"{'SMTP' if primary_upn else 'smtp'}:{upn}"))
     kept: list[tuple[bool, str]] = []
     seen: set[str] = set()
     for is_primary, address, value in sorted(wanted, key=lambda item: not item[0]):
@@ -145,7 +150,7 @@ def _plan_addresses(user: OnPremUser, cloud: CloudView, except_id: str | None, m
             continue
         kept.append((is_primary, address))
     if kept and not any(is_primary for is_primary, _address in kept):
-        # Lab decision: a primary lost to quarantine or filtering is replaced by the MOERA (else the first left).
+        # §9.6: a primary lost to quarantine or filtering is replaced by the MOERA (else the first left).
         promoted = next((address for _p, address in kept if fold(address) == fold(moera)), kept[0][1])
         kept = [(fold(address) == fold(promoted), address) for _p, address in kept]
         kept.sort(key=lambda item: not item[0])
@@ -154,15 +159,15 @@ def _plan_addresses(user: OnPremUser, cloud: CloudView, except_id: str | None, m
     return proxy_addresses, mail
 
 
-def _left_out_because(address: str, cloud: CloudView) -> str | None:
+def _left_out_because(address: str, cloud: CloudView, mailbox: bool) -> str | None:
     problem = smtp_address_problem(address)
     if problem:
         return problem
     domain = domain_of(address)
-    if domain.endswith(RESERVED_SUFFIX):
+    if domain.endswith(RESERVED_SUFFIXES):
         return "reserved domain"
-    if not cloud.is_verified(domain):
-        return "domain not verified in the tenant"
+    if mailbox and not cloud.is_verified(domain):
+        return "domain not verified in the tenant (a mailbox user)"
     return None
 
 

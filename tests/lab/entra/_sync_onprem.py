@@ -81,11 +81,6 @@ class OnPremUser:
             return primaries[0]
         return self.mail or None
 
-    @property
-    def is_mail_user(self) -> bool:
-        """A user with a primary SMTP address is treated as a mailbox user (§2)."""
-        return self.primary_smtp is not None
-
 
 def excluded_reason(user: OnPremUser) -> str | None:
     """§9.5: why a well-known system account stays out of the sync, or None."""

@@ -224,7 +224,15 @@ def test_s3_soft_match_refused_for_admin_role():
     refusal = finding(result, "admin_role")
     assert refusal.value == "Global Administrator"
     assert "frank<4 digits>@contoso.onmicrosoft.com" in refusal.message
-    assert result.predicted is None
+    # §9.7: the duplicate the sync creates, its shared values quarantined and the MOERA promoted (§9.6)
+    assert codes(result) == ["admin_role"]
+    assert result.predicted == {
+        "primary_smtp": "frank@contoso.onmicrosoft.com",
+        "user_principal_name": None,
+        "proxy_addresses": ["SMTP:frank@contoso.onmicrosoft.com"],
+        "quarantined": [{"property": "UserPrincipalName", "value": "frank@contoso.com"},
+                        {"property": "ProxyAddress", "value": "frank@contoso.com"}],
+    }
 
 
 def test_s6_tenant_blocks_soft_match():
@@ -585,6 +593,96 @@ def test_s2_addresses_in_reserved_or_unverified_domains_are_left_out():
     assert [f.value for f in result.findings if f.code == "address_not_synced"] == [
         "vera@contoso.mail.onmicrosoft.com", "vera@northwind.example.org"]
     assert result.predicted["proxy_addresses"] == ["SMTP:vera@contoso.com", "smtp:vera@contoso.onmicrosoft.com"]
+
+
+# --- §9.6: the proxy calculation where §2 leaves it open ----------------------------------
+
+
+def test_s9_6_every_reserved_value_is_left_out_the_initial_domain_too_and_the_moera_comes_back():
+    user = onprem("vera", "SMTP:vera@contoso.com", "smtp:vera.x@contoso.onmicrosoft.com",
+                  "smtp:vera@contoso.onmicrosoft.com", "smtp:vera@fabrikam.microsoftonline.com")
+    result = only(user)
+    # the on-prem copy of the MOERA changes nothing, so it is not reported
+    assert [f.value for f in result.findings if f.code == "address_not_synced"] == [
+        "vera.x@contoso.onmicrosoft.com", "vera@fabrikam.microsoftonline.com"]
+    assert result.predicted["proxy_addresses"] == ["SMTP:vera@contoso.com", "smtp:vera@contoso.onmicrosoft.com"]
+
+
+def test_s9_6_a_new_user_keeps_unverified_addresses_and_gets_no_upn_address():
+    user = onprem("walt", "SMTP:walt@contoso.com", "smtp:walt@northwind.example.org", upn="w.smith@contoso.com")
+    result = only(user)
+    assert result.outcome == "new_user"
+    assert result.findings == ()
+    assert result.predicted["proxy_addresses"] == ["SMTP:walt@contoso.com", "smtp:walt@northwind.example.org",
+                                                   "smtp:walt@contoso.onmicrosoft.com"]
+
+
+def test_s9_6_a_join_to_a_user_without_a_mailbox_keeps_unverified_addresses_and_adds_no_upn():
+    user = onprem("walt", "SMTP:walt.new@contoso.com", "smtp:walt@northwind.example.org", upn="walt@contoso.com")
+    result = only(user, cloud("walt@contoso.com"))
+    assert result.outcome == "soft_match_upn"
+    assert result.predicted["proxy_addresses"] == ["SMTP:walt.new@contoso.com", "smtp:walt@northwind.example.org",
+                                                   "smtp:walt.new@contoso.onmicrosoft.com"]
+
+
+def test_s9_6_a_mailbox_user_gets_the_upn_it_keeps_as_a_secondary():
+    user = onprem("alice", "SMTP:alice@contoso.com", upn="alice.smith@contoso.com")
+    mailbox = cloud("alice@contoso.com", "SMTP:alice@contoso.com")
+    follows = only(user, mailbox)
+    assert "smtp:alice.smith@contoso.com" in follows.predicted["proxy_addresses"]
+    kept = only(user, mailbox, features={"synchronizeUpnForManagedUsersEnabled": False})
+    assert kept.predicted["user_principal_name"] == "alice@contoso.com"
+    assert kept.predicted["proxy_addresses"] == ["SMTP:alice@contoso.com", "smtp:alice@contoso.onmicrosoft.com"]
+
+
+def test_s9_6_a_quarantined_primary_is_replaced_by_the_moera():
+    user = onprem("sam", "SMTP:sam@contoso.com", "smtp:sam.o@contoso.com", upn="sam.o@contoso.com")
+    result = only(user, cloud("sam@contoso.com", mail="sam@contoso.com"))
+    assert result.outcome == "conflict"
+    assert result.predicted["primary_smtp"] == "sam@contoso.onmicrosoft.com"
+    assert result.predicted["proxy_addresses"] == ["SMTP:sam@contoso.onmicrosoft.com", "smtp:sam.o@contoso.com"]
+
+
+def test_s9_6_a_primary_in_a_reserved_domain_gives_way_to_the_moera():
+    user = onprem("tom", "SMTP:tom@contoso.onmicrosoft.com", "smtp:tom@contoso.com")
+    assert only(user).predicted["proxy_addresses"] == ["SMTP:tom@contoso.onmicrosoft.com", "smtp:tom@contoso.com"]
+    user = onprem("tom", "SMTP:tom.t@fabrikam.onmicrosoft.com", "smtp:tom@contoso.com")
+    assert only(user).predicted["proxy_addresses"] == ["SMTP:tom.t@contoso.onmicrosoft.com", "smtp:tom@contoso.com"]
+
+
+def test_s9_6_only_secondaries_make_the_moera_the_primary():
+    result = only(onprem("uma", "smtp:uma@contoso.com", mailNickname="uma"))
+    assert result.predicted["primary_smtp"] == "uma@contoso.onmicrosoft.com"
+    assert result.predicted["proxy_addresses"] == ["SMTP:uma@contoso.onmicrosoft.com", "smtp:uma@contoso.com"]
+
+
+def test_s9_6_no_smtp_value_and_no_mail_gives_no_addresses_unless_a_mailbox_is_joined():
+    user = onprem("dave", upn="dave@contoso.com")
+    assert only(user).predicted["proxy_addresses"] == []
+    assert only(user).predicted["primary_smtp"] is None
+    joined = only(user, cloud("dave@contoso.com", "SMTP:dave@contoso.com"))
+    assert joined.outcome == "soft_match_upn"
+    assert joined.predicted["proxy_addresses"] == ["SMTP:dave@contoso.com", "smtp:dave@contoso.onmicrosoft.com"]
+    assert joined.findings == ()
+
+
+def test_s9_7_a_soft_match_blocked_by_the_tenant_creates_a_duplicate():
+    user = onprem("grace", "SMTP:grace@contoso.com", "smtp:g@contoso.com")
+    result = only(user, cloud("grace@contoso.com", "SMTP:grace@contoso.com"),
+                  features={"blockSoftMatchEnabled": True})
+    assert result.outcome == "blocked"
+    assert codes(result) == ["soft_match_blocked"]
+    assert "creates it as a duplicate" in finding(result, "soft_match_blocked").message
+    assert result.predicted["user_principal_name"] is None
+    assert result.predicted["proxy_addresses"] == ["SMTP:grace@contoso.onmicrosoft.com", "smtp:g@contoso.com"]
+
+
+def test_s9_7_refusals_that_fail_the_export_predict_no_cloud_user():
+    other_anchor = immutable_id("0b5d2a39-49a5-4c61-8f73-6e3c1d0a9b27")
+    user = onprem("hank", "SMTP:hank@contoso.com")
+    assert only(user, cloud("hank@contoso.com", "SMTP:hank@contoso.com", immutable_id=other_anchor)).predicted is None
+    group_holds = only(user, cloud_objects=[group("hank@contoso.com", "SMTP:hank@contoso.com")])
+    assert group_holds.predicted is None
 
 
 # --- §9.5: excluded system accounts ---------------------------------------------------------

@@ -125,8 +125,13 @@ def _decide(draft: Draft, index: CloudIndex, tenant: Tenant, anchor_mode: str) -
     if exclusion:
         attribute, value, reason = exclusion
         draft.settle(EXCLUDED)
-        draft.add("excluded_system_account", f"{user.label} {reason}; IdFix leaves it out, and so does this check.",
-                  attribute, value)
+        if attribute == "isCriticalSystemObject":
+            advice = "Leave it as it is: Active Directory itself marks it as a system object."
+        else:
+            advice = ("Leave it as it is, unless it is a person's account caught by the name: then rename it "
+                      "(sAMAccountName and CN) so that no system-account pattern matches.")
+        draft.add("excluded_system_account",
+                  f"{user.label} {reason}; IdFix leaves it out, and so does this check. {advice}", attribute, value)
         return draft
     _read_source_anchor(draft, anchor_mode)
     _read_addresses(draft)
@@ -171,8 +176,16 @@ def _read_source_anchor(draft: Draft, anchor_mode: str) -> None:
     except AnchorError as err:
         # rule book §3.1: without a source anchor the object can't be exported
         attribute = user.anchor_attribute(anchor_mode)
-        draft.add("invalid_source_anchor", f"The source anchor can't be read: {err}. {err.hint}".strip(),
+        draft.add("invalid_source_anchor", f"The source anchor can't be read: {_sentence(str(err))} "
+                                           f"{_sentence(err.hint or 'Give the user a valid objectGUID')}",
                   attribute, user.consistency_guid if attribute == ANCHOR_CONSISTENCY_GUID else user.object_guid)
+
+
+def _sentence(text: str) -> str:
+    """Text as a sentence of a message: capitalized, ending with a full stop."""
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 def _read_addresses(draft: Draft) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.hybrid.identity.plugins.module_utils._anchor import immutable_id
+from ansible_collections.hybrid.identity.plugins.module_utils._matching_result import SEVERITIES
 from tests.integration._ansible import task_result
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "lab" / "scenarios").glob("*.yml"))
@@ -39,6 +41,21 @@ def test_every_rule_of_the_rule_book_has_a_scenario():
     assert len(RULE_SCENARIOS) >= 20
 
 
+def finding_values(findings) -> dict:
+    """Per code, its finding's `values` when it lists several, else its `value`; a list when the code recurs."""
+    by_code: dict[str, list] = {}
+    for finding in findings:
+        by_code.setdefault(finding["code"], []).append(finding["values"] or finding["value"])
+    return {code: found[0] if len(found) == 1 else found for code, found in by_code.items()}
+
+
+def anchor_reference(lab, value):
+    """"@ad:<sAMAccountName>" in a scenario stands for that AD user's source anchor."""
+    if isinstance(value, str) and value.startswith("@ad:"):
+        return lab.ad_anchor(value[len("@ad:"):]).source_anchor
+    return value
+
+
 @pytest.mark.parametrize("scenario", RULE_SCENARIOS, ids=[path.stem for path in RULE_SCENARIOS])
 def test_scenario_prediction_matches_the_rule_book(lab, lab_vars, scenario):
     expected = yaml.safe_load(scenario.read_text())["expect"]
@@ -49,14 +66,25 @@ def test_scenario_prediction_matches_the_rule_book(lab, lab_vars, scenario):
 
     assert not result.get("failed"), completed.stdout
     assert result["changed"] is False
-    got = {
-        row["onprem"]["sam_account_name"]: (row["outcome"], significant(row["findings"])) for row in result["results"]
-    }
+    rows = {row["onprem"]["sam_account_name"]: row for row in result["results"]}
+    got = {sam: (row["outcome"], significant(row["findings"])) for sam, row in rows.items()}
     want = {sam: (item["outcome"], sorted(item["findings"])) for sam, item in expected["predict"].items()}
     assert got == want
+    problems = []
+    for sam, item in expected["predict"].items():
+        # the cloud user it joins (or that refuses it), by the UPN it was loaded with; none unless named
+        candidate = (rows[sam]["cloud"] or {}).get("user_principal_name")
+        if candidate != item.get("cloud"):
+            problems.append(f"{sam}: candidate {candidate!r}, expected {item.get('cloud')!r}")
+        values = finding_values(rows[sam]["findings"])
+        for code, value in (item.get("values") or {}).items():
+            if values.get(code) != anchor_reference(lab, value):
+                problems.append(f"{sam}: {code} value {values.get(code)!r}, expected {value!r}")
+    assert not problems, "\n".join(problems)
     for row in result["results"]:
         for finding in row["findings"]:
-            assert finding["message"] and finding["code"] in finding.get("code", "")
+            assert finding["severity"] == SEVERITIES[finding["code"]], finding
+            assert finding["attribute"] and finding["message"].endswith("."), finding
 
 
 def test_reports_are_written_and_check_mode_changes_nothing(lab, lab_vars, tmp_path):
@@ -105,6 +133,88 @@ def test_data_instead_of_connections(lab_vars):
     assert row["outcome"] == "soft_match_smtp"
     assert row["onprem"]["source_anchor"] == "KtN+mrQKRk2qSC19JzM09g=="
     assert "primary_smtp_will_change" in significant(row["findings"])
+
+
+def scenario_named(stem: str) -> Path:
+    return next(path for path in RULE_SCENARIOS if path.stem == stem)
+
+
+def outcomes(result) -> list[tuple[str, str, list[str]]]:
+    return [(row["onprem"]["sam_account_name"], row["outcome"], significant(row["findings"]))
+            for row in result["results"]]
+
+
+def test_ldap_filter_narrows_the_scope(lab, lab_vars):
+    """nina and oscar share an address; with oscar filtered out of scope, nina claims it alone."""
+    lab.load(scenario_named("duplicate_address_in_directory"))
+    task = check_task(search_base=lab_vars["lab_scenario_ou"], ldap_filter="(sAMAccountName=nina)")
+
+    completed, result = task_result(task, extra_vars_files=(lab.vars_path,))
+
+    assert not result.get("failed"), completed.stdout
+    assert outcomes(result) == [("nina", "new_user", [])]
+    assert result["counts"]["onprem_users"] == 1
+
+    completed, broken = task_result(check_task(search_base=lab_vars["lab_scenario_ou"], ldap_filter="(cn=nina"),
+                                    extra_vars_files=(lab.vars_path,))
+    assert broken.get("failed")
+    assert "ldap_filter" in broken["msg"] and "(cn=nina" in broken["msg"]
+
+
+def test_cloud_objects_given_stand_in_for_the_group_read(lab, lab_vars):
+    """The reader app can't list groups; the group given as cloud_objects still blocks the match (§9.1)."""
+    lab.load(scenario_named("address_held_by_mail_group"))
+    group = {"id": "group-sales", "displayName": "Sales", "mail": "sales@contoso.com",
+             "proxyAddresses": ["SMTP:sales@contoso.com"], "kind": "group"}
+    task = reader_task(lab_vars, cloud_objects=[group], initial_domain="contoso.onmicrosoft.com",
+                       verified_domains=["contoso.com"])
+
+    completed, result = task_result(task, extra_vars_files=(lab.vars_path,))
+
+    assert not result.get("failed"), completed.stdout
+    assert outcomes(result) == [("mike", "blocked", ["object_type_mismatch"])]
+    assert "group-sales" in result["results"][0]["findings"][0]["message"]
+    assert result["counts"]["cloud_objects"] == 1
+    assert not any("Group.Read.All" in warning or "OrgContact" in warning for warning in result["warnings"])
+
+
+def test_admin_role_holders_stand_in_for_the_role_read(lab, lab_vars):
+    """The reader app can't read role assignments; the administrator named in admin_role_holders is refused."""
+    lab.load(scenario_named("admin_role_blocks_match"))
+    task = reader_task(lab_vars, admin_role_holders=["FRANK@contoso.com"], initial_domain="contoso.onmicrosoft.com")
+
+    completed, result = task_result(task, extra_vars_files=(lab.vars_path,))
+
+    assert not result.get("failed"), completed.stdout
+    assert outcomes(result) == [("frank", "blocked", ["admin_role"])]
+    assert finding_values(result["results"][0]["findings"]) == {"admin_role": "(stated by admin_role_holders)"}
+
+
+def test_source_anchor_object_guid_ignores_the_consistency_guid(lab, lab_vars):
+    """§9.4: the cloud user carries the mS-DS-ConsistencyGuid anchor; with objectGUID chosen it is another anchor."""
+    consistency = "9a7ed32a-0ab4-4d46-aa48-2d7d273334f6"
+    lab.load({
+        "tenant": {"initial_domain": "contoso.onmicrosoft.com", "verified_domains": ["contoso.com"]},
+        "cloud": {"users": [{"userPrincipalName": "xena@contoso.com", "mail": "xena@contoso.com",
+                             "proxyAddresses": ["SMTP:xena@contoso.com"],
+                             "onPremisesImmutableId": "KtN+mrQKRk2qSC19JzM09g=="}]},
+        "ad": {"users": [{"sAMAccountName": "xena", "ou": "OU=Staff", "userPrincipalName": "xena@contoso.com",
+                          "mail": "xena@contoso.com", "proxyAddresses": ["SMTP:xena@contoso.com"],
+                          "mS-DS-ConsistencyGuid": consistency}]},
+    })
+    by_default = check_task(search_base=lab_vars["lab_scenario_ou"])
+    by_object_guid = check_task(search_base=lab_vars["lab_scenario_ou"], source_anchor="objectGUID")
+
+    _, default = task_result(by_default, extra_vars_files=(lab.vars_path,))
+    completed, chosen = task_result(by_object_guid, extra_vars_files=(lab.vars_path,))
+
+    assert outcomes(default) == [("xena", "hard_match", [])]
+    assert default["results"][0]["onprem"]["source_anchor"] == "KtN+mrQKRk2qSC19JzM09g=="
+    assert not chosen.get("failed"), completed.stdout
+    assert outcomes(chosen) == [("xena", "blocked", ["immutable_id_mismatch"])]
+    object_guid_anchor = immutable_id(lab.ad_anchor("xena").object_guid)
+    assert chosen["results"][0]["onprem"]["source_anchor"] == object_guid_anchor != "KtN+mrQKRk2qSC19JzM09g=="
+    assert "use mS-DS-ConsistencyGuid as the source anchor" in chosen["results"][0]["findings"][0]["message"]
 
 
 def test_missing_permission_for_tenant_switches_warns_and_goes_on(lab, lab_vars):

@@ -1,5 +1,6 @@
 """The predictor: one test (or parametrized group) per rule of the rule book, named after its section."""
 
+import re
 import uuid
 
 import pytest
@@ -16,6 +17,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._matching import (
     predict,
     summarize,
 )
+from ansible_collections.hybrid.identity.plugins.module_utils._matching_result import SEVERITIES
 
 INITIAL = "contoso.onmicrosoft.com"
 GUID_NAMESPACE = uuid.UUID("6f1c2a4e-0b7d-4f51-9a39-1c5e2d7b8a90")
@@ -891,15 +893,77 @@ def test_result_as_dict_has_the_documented_shape():
     assert set(shape["predicted"]) == {"primary_smtp", "user_principal_name", "proxy_addresses", "quarantined"}
 
 
-def test_every_finding_names_its_attribute_and_says_what_to_do():
-    users = [onprem("a", "SMTP:a@contoso.com", "smtp:held@contoso.com"), onprem("b", "SMTP:sales@contoso.com"),
-             onprem("c", "SMTP:c@contoso.com", upn="c@contoso.local"), onprem("krbtgt")]
-    results = run(users, [cloud("h@contoso.com", "SMTP:held@contoso.com")],
-                  [group("sales@contoso.com", "SMTP:sales@contoso.com")])
+# What a message must offer the person reading it: an action (or the word to leave it), as a sentence of its own.
+REMEDY = re.compile(r"(?:^|[.;:] |, |, or )(?:set|remove|give|turn|write|add|verify|make|change|keep|rename|"
+                    r"leave|use|clear)\b", re.IGNORECASE)
+
+
+def every_finding():
+    """Findings of every code, from two tenants (one with the blocking switches on), by code."""
+    many = [f"smtp:m{n}@contoso.com" for n in range(300)]
+    users = [
+        onprem("admin", "SMTP:admin@contoso.com"),
+        onprem("hank", "SMTP:hank@contoso.com"),
+        onprem("mike", "SMTP:sales@contoso.com"),
+        onprem("erin", "SMTP:erin@contoso.com", upn="erin.b@contoso.com"),
+        onprem("kim", "SMTP:kim@contoso.com", "smtp:desk@contoso.com"),
+        onprem("nina", "SMTP:nina@contoso.com", "smtp:team@contoso.com"),
+        onprem("oscar", "SMTP:oscar@contoso.com", "smtp:team@contoso.com"),
+        onprem("pat", "SMTP:pat@contoso.com", "SMTP:patricia@contoso.com"),
+        onprem("quinn", "SMTP:quinn@contoso.com", upn="quinn q@contoso.com"),
+        onprem("user", "SMTP:user@contoso.com", upn="user.x@contoso.com"),
+        onprem("rita", "SMTP:rita@contoso.com", upn="rita@contoso.local"),
+        onprem("sam", "SMTP:sam@contoso.com", upn="sam.o@contoso.com"),
+        onprem("tom", "SMTP:tom@contoso.com", "smtp:tom t@contoso.com", "smtp:tom@x.onmicrosoft.com"),
+        onprem("uma", "SMTP:uma u@contoso.com"),
+        onprem("vic", "SMTP:vic@contoso.com", *many),
+        onprem("walt", "SMTP:walt@contoso.com", **{"mS-DS-ConsistencyGuid": "not-a-guid"}),
+        onprem("team1", "SMTP:shared@contoso.com"),
+        onprem("team2", "SMTP:shared@contoso.com"),
+        onprem("olga", "SMTP:olga@contoso.com"),
+        onprem("krbtgt", "SMTP:krbtgt@contoso.com"),
+        onprem("svc", "SMTP:svc@contoso.com", isCriticalSystemObject="TRUE"),
+    ]
+    cloud_users = [
+        cloud("admin@contoso.com", "SMTP:admin@contoso.com", roles=["Global Administrator"]),
+        cloud("hank@contoso.com", "SMTP:hank@contoso.com", immutable_id=anchor_of("someone")),
+        cloud("erin@contoso.com", "SMTP:erin@contoso.com"),
+        cloud("erin.b@contoso.com", "SMTP:erin.b@contoso.com"),
+        cloud("kim@contoso.com", "SMTP:kim@contoso.com"),
+        cloud("leo@contoso.com", "SMTP:leo@contoso.com", "smtp:desk@contoso.com"),
+        cloud("user.lastname@contoso.com", "SMTP:user.lastname@contoso.com", "smtp:user@contoso.com",
+              "smtp:u.alias@contoso.com"),
+        cloud("samc@contoso.com", mail="sam@contoso.com"),
+        cloud("shared@contoso.com", "SMTP:shared@contoso.com"),
+        cloud("o1@contoso.com", "SMTP:o1@contoso.com", "smtp:olga@contoso.com"),
+        cloud("o2@contoso.com", "SMTP:o2@contoso.com", "smtp:olga@contoso.com"),
+    ]
+    results = run(users, cloud_users, [group("sales@contoso.com", "SMTP:sales@contoso.com")])
+    blocking = {"blockSoftMatchEnabled": True, "blockCloudObjectTakeoverThroughHardMatchEnabled": True,
+                "synchronizeUpnForManagedUsersEnabled": False}
+    results += run([onprem("grace", "SMTP:grace@contoso.com"), onprem("gina", "SMTP:gina@contoso.com"),
+                    onprem("ivan", "SMTP:ivan@contoso.com", upn="ivan.new@contoso.com")],
+                   [cloud("grace@contoso.com", "SMTP:grace@contoso.com"),
+                    cloud("gina@contoso.com", "SMTP:gina@contoso.com", immutable_id=anchor_of("gina")),
+                    cloud("ivan@contoso.com", "SMTP:ivan@contoso.com", immutable_id=anchor_of("ivan"), synced=True)],
+                   features=blocking)
+    found: dict[str, list] = {}
     for result in results:
-        for found in result.findings:
-            assert found.attribute
-            assert found.message.endswith(".")
+        for item in result.findings:
+            found.setdefault(item.code, []).append(item)
+    return found
+
+
+def test_every_finding_code_names_attribute_and_value_and_says_what_to_do():
+    found = every_finding()
+    assert set(found) == set(SEVERITIES)
+    for code, findings in found.items():
+        for item in findings:
+            assert item.severity == SEVERITIES[code]
+            assert item.attribute, item
+            assert item.value, item
+            assert item.message.endswith("."), item.message
+            assert REMEDY.search(item.message), item.message
 
 
 def test_summarize_counts_outcomes_and_findings():

@@ -58,6 +58,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._matching_model im
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._matching_projection import (
     change_findings,
+    export_fails,
     project,
     quarantine_cloud_duplicates,
     quarantined_upn,
@@ -69,6 +70,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._matching_result i
     ERROR,
     EXCLUDED,
     EXPORTED,
+    FIRST_JOINS,
     HARD_MATCH,
     INVALID,
     JOINED,
@@ -408,11 +410,19 @@ def _predict_cloud_user(draft: Draft, index: CloudIndex, tenant: Tenant) -> None
     projection, findings = project(draft.user, draft.addresses, draft.primary, tenant, joined)
     upn_from_onprem = tenant.is_verified(domain_of(draft.user.user_principal_name))
     duplicates = quarantine_cloud_duplicates(projection, upn_from_onprem, index, tenant, joined)
-    draft.projection = projection
+    fails = export_fails(projection, tenant)
+    draft.projection = None if fails else projection
     if draft.outcome == BLOCKED:
         # §9.7: a refused soft match creates a duplicate; the refusal already says its shared values are quarantined
         return
     draft.findings += findings + duplicates
+    if fails:
+        # §9.8: quarantine is off, so the conflict fails the export (AttributeValueMustBeUnique): the join is refused
+        if draft.outcome in FIRST_JOINS:
+            draft.outcome = BLOCKED
+        elif draft.outcome == NEW_USER:
+            draft.outcome = CONFLICT
+        return
     if joined is not None:
         draft.findings += change_findings(projection, joined, tenant)
     if duplicates and draft.outcome == NEW_USER:

@@ -226,12 +226,25 @@ def quarantine_cloud_duplicates(projection: Projection, upn_from_onprem: bool, i
     return findings
 
 
+# rule book §6: the switch that decides whether a conflicting value is quarantined or fails the export
+QUARANTINE_SWITCHES = {PROXY_ADDRESS: QUARANTINE_PROXY_CONFLICTS, USER_PRINCIPAL_NAME: QUARANTINE_UPN_CONFLICTS}
+
+
+def quarantine_allowed(property_name: str, tenant: Tenant) -> bool:
+    return tenant.feature(QUARANTINE_SWITCHES[property_name])
+
+
+def export_fails(projection: Projection, tenant: Tenant) -> bool:
+    """Rule book §9.8: a conflicting value with its quarantine switch off fails the whole export."""
+    return any(not quarantine_allowed(entry["property"], tenant) for entry in projection.quarantined)
+
+
 def _duplicate_address(proxy: ProxyAddress, holders: list[str], tenant: Tenant, joined: CloudUser | None,
                        is_upn: bool = False) -> Finding:
     subject = f"the {joined.label} it joins" if joined else "the new cloud user"
     what = f"The UPN {proxy.address}, which a mailbox user gets as a secondary address," if is_upn \
         else f"Address {proxy.address}"
-    if tenant.feature(QUARANTINE_PROXY_CONFLICTS):
+    if quarantine_allowed(PROXY_ADDRESS, tenant):
         effect = f"the value is quarantined: left out of {subject}, shown in its onPremisesProvisioningErrors"
     else:
         effect = f"the export of {subject} fails with AttributeValueMustBeUnique (quarantine is off in the tenant)"
@@ -244,7 +257,7 @@ def _duplicate_address(proxy: ProxyAddress, holders: list[str], tenant: Tenant, 
 
 def _duplicate_upn(upn: str, holder: CloudUser, tenant: Tenant, joined: CloudUser | None) -> Finding:
     subject = f"the {joined.label} it joins" if joined else "the new cloud user"
-    if tenant.feature(QUARANTINE_UPN_CONFLICTS):
+    if quarantine_allowed(USER_PRINCIPAL_NAME, tenant):
         effect = f"{subject} gets the quarantined UPN {quarantined_upn(upn, tenant)}"
     else:
         effect = f"the export of {subject} fails with AttributeValueMustBeUnique (quarantine is off in the tenant)"

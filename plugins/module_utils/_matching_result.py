@@ -27,6 +27,8 @@ EXCLUDED = "excluded"
 OUTCOMES = (ALREADY_SYNCED, HARD_MATCH, SOFT_MATCH_SMTP, SOFT_MATCH_UPN, NEW_USER, CONFLICT, BLOCKED, INVALID,
             EXCLUDED)
 JOINED = frozenset({ALREADY_SYNCED, HARD_MATCH, SOFT_MATCH_SMTP, SOFT_MATCH_UPN})
+# The joins a first export makes (rule book §3), which the export itself can still refuse.
+FIRST_JOINS = frozenset({HARD_MATCH, SOFT_MATCH_SMTP, SOFT_MATCH_UPN})
 # Outcomes whose user reaches the cloud as a cloud user: the ones §2 predicts.
 EXPORTED = JOINED | {NEW_USER, CONFLICT}
 

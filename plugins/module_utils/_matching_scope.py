@@ -29,12 +29,19 @@ from ansible_collections.hybrid.identity.plugins.module_utils._matching_model im
     domain_of,
     name_key,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._matching_projection import Projection
+from ansible_collections.hybrid.identity.plugins.module_utils._matching_projection import (
+    PROXY_ADDRESS,
+    USER_PRINCIPAL_NAME,
+    Projection,
+    export_fails,
+    quarantine_allowed,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils._matching_result import (
     ALREADY_SYNCED,
     BLOCKED,
     CONFLICT,
     EXCLUDED,
+    FIRST_JOINS,
     HARD_MATCH,
     INVALID,
     JOINED,
@@ -82,6 +89,7 @@ class Draft:
 
 # --- values claimed twice in scope (rule book §4) -----------------------------------------
 
+_PROPERTY = {"userPrincipalName": USER_PRINCIPAL_NAME, "proxyAddresses": PROXY_ADDRESS}
 _KEEPER_RULE = ("the one whose cloud user already holds it goes first, then the stronger join, then "
                 "distinguished-name order")
 
@@ -150,12 +158,18 @@ def settle_shared_values(drafts: list[Draft], tenant: Tenant) -> None:
                           f"the cloud ({_KEEPER_RULE}) and their copies are quarantined. Keep it on one user only.",
                           attribute, value)
                 continue
-            created = " (a new cloud user is created with it quarantined)" if draft.outcome == NEW_USER else ""
+            if not quarantine_allowed(_PROPERTY[attribute], tenant):
+                effect = ("this user's export fails with AttributeValueMustBeUnique (quarantine is off in the "
+                          "tenant)")
+            elif draft.outcome == NEW_USER:
+                effect = "this user's copy is quarantined (a new cloud user is created with it quarantined)"
+            else:
+                effect = "this user's copy is quarantined"
             draft.add("duplicate_in_directory",
                       f"{value} is also on on-prem user {keeper.user.label}, which keeps it in the cloud "
-                      f"({_KEEPER_RULE}); this user's copy is quarantined{created}. Keep it on one user only.",
+                      f"({_KEEPER_RULE}); {effect}. Keep it on one user only.",
                       attribute, value)
-            _quarantine(draft, attribute, value)
+            _quarantine(draft, attribute, value, tenant)
 
 
 def _claimed_values(draft: Draft, tenant: Tenant) -> list[tuple[str, str, str]]:
@@ -180,11 +194,18 @@ def _joined_holds(draft: Draft, attribute: str, key: str) -> bool:
     return any(proxy.key == key for proxy in joined.smtp_addresses())
 
 
-def _quarantine(draft: Draft, attribute: str, value: str) -> None:
+def _quarantine(draft: Draft, attribute: str, value: str, tenant: Tenant) -> None:
+    if draft.projection is None:
+        return  # its export fails already
     if attribute == "userPrincipalName":
         draft.projection.quarantine_upn(value)
     else:
         draft.projection.quarantine_address(ProxyAddress.smtp(value))
+    if export_fails(draft.projection, tenant):
+        # §9.8: quarantine is off, so the second claimant's export fails: nothing of it reaches the cloud
+        draft.projection = None
+        if draft.outcome in FIRST_JOINS:
+            draft.outcome = BLOCKED
     if draft.outcome == NEW_USER:
         draft.outcome = CONFLICT
 

@@ -396,12 +396,77 @@ def test_s4_secondary_held_by_a_contact_is_a_conflict():
     assert "contact Partner Frank" in finding(result, "duplicate_proxy_address").message
 
 
-def test_s4_quarantine_switched_off_makes_the_export_fail():
+def test_s9_8_quarantine_switched_off_makes_the_export_of_a_new_user_fail():
     user = onprem("mia", "SMTP:mia@contoso.com", "smtp:support@contoso.com")
     holder = cloud("helpdesk@contoso.com", "SMTP:helpdesk@contoso.com", "smtp:support@contoso.com")
     result = only(user, holder, features={"quarantineUponProxyAddressesConflictEnabled": False})
     assert result.outcome == "conflict"
     assert "AttributeValueMustBeUnique" in finding(result, "duplicate_proxy_address").message
+    assert result.predicted is None
+
+
+def test_s9_8_quarantine_switched_off_refuses_a_join_holding_a_conflicting_address():
+    user = onprem("kim", "SMTP:kim@contoso.com", "smtp:desk@contoso.com", upn="kim.k@contoso.com")
+    candidate = cloud("kim@contoso.com", "SMTP:kim@contoso.com", "smtp:kim.alias@contoso.com")
+    holder = cloud("leo@contoso.com", "SMTP:leo@contoso.com", "smtp:desk@contoso.com")
+    result = only(user, candidate, holder, features={"quarantineUponProxyAddressesConflictEnabled": False})
+    assert result.outcome == "blocked"
+    assert result.cloud["id"] == "id-kim@contoso.com"
+    assert codes(result) == ["duplicate_proxy_address"]  # nothing changes: no UPN change, no alias dropped
+    assert "fails with AttributeValueMustBeUnique" in finding(result, "duplicate_proxy_address").message
+    assert result.predicted is None
+    # with the switch on (its default) the same join goes ahead and the address is quarantined
+    quarantined = only(user, candidate, holder)
+    assert quarantined.outcome == "soft_match_smtp"
+    assert quarantined.predicted["quarantined"] == [{"property": "ProxyAddress", "value": "desk@contoso.com"}]
+
+
+def test_s9_8_upn_quarantine_switched_off_refuses_a_join_whose_upn_is_taken():
+    user = onprem("erin", "SMTP:erin@contoso.com", upn="erin.b@contoso.com")
+    result = only(user, cloud("erin@contoso.com", "SMTP:erin@contoso.com"),
+                  cloud("erin.b@contoso.com", "SMTP:erin.b@contoso.com"),
+                  features={"quarantineUponUpnConflictEnabled": False})
+    assert result.outcome == "blocked"
+    assert "fails with AttributeValueMustBeUnique" in finding(result, "duplicate_upn").message
+    assert result.predicted is None
+
+
+def test_s9_8_quarantine_switched_off_fails_the_second_onprem_claimant():
+    anna = onprem("anna", "SMTP:anna@contoso.com", "smtp:office@contoso.com")
+    ben = onprem("ben", "SMTP:ben@contoso.com", "smtp:office@contoso.com")
+    anna_result, ben_result = run([anna, ben], [cloud("anna@contoso.com", "SMTP:anna@contoso.com"),
+                                                cloud("ben@contoso.com", "SMTP:ben@contoso.com")],
+                                  features={"quarantineUponProxyAddressesConflictEnabled": False})
+    assert anna_result.outcome == "soft_match_smtp"
+    assert "smtp:office@contoso.com" in anna_result.predicted["proxy_addresses"]
+    assert ben_result.outcome == "blocked"
+    assert ben_result.predicted is None
+    assert "export fails with AttributeValueMustBeUnique" in finding(ben_result, "duplicate_in_directory").message
+
+
+def test_s4_the_upn_a_mailbox_user_gets_as_an_address_must_be_unique():
+    user = onprem("alice", "SMTP:alice@contoso.com", upn="alice.smith@contoso.com")
+    mailbox = cloud("alice@contoso.com", "SMTP:alice@contoso.com")
+    holder = cloud("as@contoso.com", "SMTP:as@contoso.com", "smtp:alice.smith@contoso.com")
+    result = only(user, mailbox, holder)
+    assert result.outcome == "soft_match_smtp"
+    duplicate = finding(result, "duplicate_proxy_address")
+    assert duplicate.value == "alice.smith@contoso.com"
+    assert duplicate.message.startswith("The UPN alice.smith@contoso.com, which a mailbox user gets as a secondary")
+    assert result.predicted["user_principal_name"] == "alice.smith@contoso.com"
+    assert result.predicted["proxy_addresses"] == ["SMTP:alice@contoso.com", "smtp:alice@contoso.onmicrosoft.com"]
+    assert result.predicted["quarantined"] == [{"property": "ProxyAddress", "value": "alice.smith@contoso.com"}]
+    # a new user gets no UPN address (§9.6), so nothing collides
+    assert only(onprem("alice", "SMTP:alice.new@contoso.com", upn="alice.smith@contoso.com"), holder).findings == ()
+
+
+def test_s4_a_quarantined_upn_is_not_added_as_an_address():
+    user = onprem("erin", "SMTP:erin@contoso.com", upn="erin.b@contoso.com")
+    result = only(user, cloud("erin@contoso.com", "SMTP:erin@contoso.com"),
+                  cloud("erin.b@contoso.com", "SMTP:erin.b@contoso.com"))
+    assert result.predicted["user_principal_name"] is None
+    assert result.predicted["proxy_addresses"] == ["SMTP:erin@contoso.com", "smtp:erin@contoso.onmicrosoft.com"]
+    assert result.predicted["quarantined"] == [{"property": "UserPrincipalName", "value": "erin.b@contoso.com"}]
 
 
 # --- §4: values claimed twice in the on-prem scope ------------------------------------------

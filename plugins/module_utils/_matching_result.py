@@ -85,7 +85,9 @@ class Finding:
 
     def as_dict(self) -> dict:
         return {"code": self.code, "severity": self.severity, "message": self.message,
-                "attribute": self.attribute, "value": self.value, "values": list(self.values)}
+                "attribute": self.attribute, "value": self.value,
+                # not `values`: Jinja's dot notation would find the dict method first
+                "value_list": list(self.values)}
 
 
 @dataclass(frozen=True, slots=True)

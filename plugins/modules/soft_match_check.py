@@ -73,16 +73,19 @@ options:
     description:
       - Tenant synchronization switches (C(blockSoftMatchEnabled), C(softMatchOnUpnEnabled),
         C(blockCloudObjectTakeoverThroughHardMatchEnabled) ...). Values given here win over what is read.
-      - Switches neither given nor read take Microsoft's defaults.
+      - Switches neither given nor read take Microsoft's defaults (soft match and UPN soft match on, both block
+        switches off, both quarantine switches on, C(synchronizeUpnForManagedUsersEnabled) on).
     type: dict
   verified_domains:
     description:
-      - The tenant's verified domains. Read from Graph (C(Domain.Read.All)) unless given.
+      - The tenant's verified domains. Read from Graph (C(Domain.Read.All)) unless given; without that
+        permission, the UPN suffixes of the cloud users.
     type: list
     elements: str
   initial_domain:
     description:
-      - The tenant's initial C(onmicrosoft.com) domain. Read from Graph unless given.
+      - The tenant's initial C(onmicrosoft.com) domain. Read from Graph unless given; without C(Domain.Read.All),
+        the C(<name>.onmicrosoft.com) domain the cloud users' UPNs and addresses show.
     type: str
   admin_role_holders:
     description:
@@ -112,8 +115,12 @@ options:
 notes:
   - Application permissions used when reading Graph are C(User.Read.All) (needed), and C(Domain.Read.All),
     C(OnPremDirectorySynchronization.Read.All), C(RoleManagement.Read.Directory), C(Group.Read.All),
-    C(OrgContact.Read.All). When one of the latter is missing, a warning says which, and how to give the value
-    instead, and the check goes on with Microsoft's defaults.
+    C(OrgContact.Read.All). When one of the latter is missing, a warning names it and the option that gives the
+    value instead, and the check goes on with what it can know. Without C(Domain.Read.All) the verified
+    domains are the UPN suffixes of the cloud users and the initial domain the C(<name>.onmicrosoft.com) one
+    their UPNs and addresses show (or O(tenant_id), when it is that name); the check fails only when no
+    initial domain can be found that way. Without the others it assumes Microsoft's default switches, no
+    administrators, and no group or contact holding an address.
 seealso:
   - name: "Microsoft Entra Connect: When you have an existing tenant"
     description: Microsoft's description of hard and soft matching.
@@ -146,11 +153,13 @@ results:
     - One entry per on-prem user in scope.
     - C(outcome) is one of V(already_synced), V(hard_match), V(soft_match_smtp), V(soft_match_upn), V(new_user),
       V(conflict), V(blocked), V(invalid), V(excluded).
-    - C(findings) codes include V(admin_role), V(soft_match_blocked), V(hard_match_takeover_blocked),
+    - C(findings) codes are V(admin_role), V(soft_match_blocked), V(hard_match_takeover_blocked),
       V(immutable_id_mismatch), V(object_type_mismatch), V(duplicate_upn), V(duplicate_proxy_address),
-      V(duplicate_in_directory), V(multiple_primary_smtp), V(invalid_upn) (errors), V(primary_smtp_will_change),
-      V(upn_will_change), V(cloud_addresses_will_be_dropped), V(upn_suffix_unverified), V(no_mailbox),
-      V(invalid_proxy_address) (warnings).
+      V(duplicate_in_directory), V(multiple_primary_smtp), V(invalid_upn), V(invalid_primary_smtp),
+      V(too_many_addresses), V(invalid_source_anchor), V(duplicate_candidate), V(ambiguous_candidate) (errors);
+      V(primary_smtp_will_change), V(upn_will_change), V(cloud_addresses_will_be_dropped), V(upn_suffix_unverified),
+      V(no_mailbox), V(invalid_proxy_address), V(address_not_synced) (warnings); V(upn_change_blocked),
+      V(excluded_system_account) (info). The collection's C(docs/soft_match_check.md) says what each means.
   returned: always
   type: list
   elements: dict
@@ -169,12 +178,57 @@ results:
       type: str
       sample: soft_match_smtp
     findings:
-      description: Why, and what the user would notice; each with code, severity, message, attribute, value.
+      description: Why, and what the user would notice.
       type: list
       elements: dict
+      contains:
+        code:
+          description: What was found, one of the codes listed under RV(results).
+          type: str
+          sample: cloud_addresses_will_be_dropped
+        severity:
+          description: V(error) (the sync refuses or fails), V(warning) (the user would notice), or V(info).
+          type: str
+          sample: warning
+        message:
+          description: What happens and what to do about it.
+          type: str
+        attribute:
+          description: The attribute involved, for example V(proxyAddresses) or V(userPrincipalName).
+          type: str
+          sample: proxyAddresses
+        value:
+          description: The value involved; a change is written as C(old -> new).
+          type: str
+          sample: "carol.c@contoso.com, cc@contoso.com"
+        value_list:
+          description: The values one by one when a finding is about several, for example the addresses
+            V(cloud_addresses_will_be_dropped) lists; empty otherwise.
+          type: list
+          elements: str
+          sample: ["carol.c@contoso.com", "cc@contoso.com"]
     predicted:
-      description: The cloud user's primary SMTP, UPN and SMTP proxy addresses after the sync.
+      description:
+        - The cloud user after the sync, or null when none results (the export is refused or fails, or the user
+          is excluded). For a V(blocked) soft match that still creates a duplicate, the duplicate.
       type: dict
+      contains:
+        primary_smtp:
+          description: Its primary SMTP address (and C(mail)).
+          type: str
+        user_principal_name:
+          description: Its UPN; null when the UPN is quarantined (it gets random digits, see C(quarantined)).
+          type: str
+        proxy_addresses:
+          description: Its SMTP proxy addresses, the primary first as C(SMTP:); other types are not predicted.
+          type: list
+          elements: str
+        quarantined:
+          description: >-
+            The values left out because another object holds them, each with C(property) (V(ProxyAddress) or
+            V(UserPrincipalName)) and C(value), as its C(onPremisesProvisioningErrors) will show them.
+          type: list
+          elements: dict
 summary:
   description: Counts per outcome and per finding code.
   returned: always
@@ -184,7 +238,10 @@ reports:
   description: The report files written, by format.
   returned: when O(report_dir) is set
   type: dict
-  sample: {"html": "/srv/reports/onboarding/soft-match.html"}
+  sample:
+    json: /srv/reports/onboarding/soft_match_report.json
+    csv: /srv/reports/onboarding/soft_match_report.csv
+    html: /srv/reports/onboarding/soft_match_report.html
 counts:
   description: How many objects were read from each side.
   returned: always

@@ -42,10 +42,10 @@ def test_every_rule_of_the_rule_book_has_a_scenario():
 
 
 def finding_values(findings) -> dict:
-    """Per code, its finding's `values` when it lists several, else its `value`; a list when the code recurs."""
+    """Per code, its finding's `value_list` when it lists several, else its `value`; a list when the code recurs."""
     by_code: dict[str, list] = {}
     for finding in findings:
-        by_code.setdefault(finding["code"], []).append(finding["values"] or finding["value"])
+        by_code.setdefault(finding["code"], []).append(finding["value_list"] or finding["value"])
     return {code: found[0] if len(found) == 1 else found for code, found in by_code.items()}
 
 
@@ -205,7 +205,7 @@ def test_source_anchor_object_guid_ignores_the_consistency_guid(lab, lab_vars):
     by_default = check_task(search_base=lab_vars["lab_scenario_ou"])
     by_object_guid = check_task(search_base=lab_vars["lab_scenario_ou"], source_anchor="objectGUID")
 
-    _, default = task_result(by_default, extra_vars_files=(lab.vars_path,))
+    default = task_result(by_default, extra_vars_files=(lab.vars_path,))[1]
     completed, chosen = task_result(by_object_guid, extra_vars_files=(lab.vars_path,))
 
     assert outcomes(default) == [("xena", "hard_match", [])]
@@ -264,7 +264,7 @@ def test_reader_app_warns_once_per_missing_read_and_predicts_the_scenario(lab, l
     """User.Read.All alone: domains come from the cloud users; every other read warns and takes its default."""
     scenario = next(path for path in RULE_SCENARIOS if path.stem == "soft_match_smtp_clean")
     lab.load(scenario)
-    _, full = task_result(check_task(search_base=lab_vars["lab_scenario_ou"]), extra_vars_files=(lab.vars_path,))
+    full = task_result(check_task(search_base=lab_vars["lab_scenario_ou"]), extra_vars_files=(lab.vars_path,))[1]
 
     completed, result = task_result(reader_task(lab_vars), extra_vars_files=(lab.vars_path,))
 
@@ -297,5 +297,5 @@ def test_reader_app_failing_for_want_of_the_initial_domain_still_warns(lab, lab_
                                     extra_vars_files=(lab.vars_path,))
     assert not result.get("failed"), completed.stdout
     assert [row["outcome"] for row in result["results"]] == ["new_user"]
-    assert result["results"][0]["predicted"]["proxy_addresses"] == ["SMTP:judy@contoso.com",
-                                                                  "smtp:judy@contoso.onmicrosoft.com"]
+    predicted = result["results"][0]["predicted"]
+    assert predicted["proxy_addresses"] == ["SMTP:judy@contoso.com", "smtp:judy@contoso.onmicrosoft.com"]

@@ -954,7 +954,8 @@ def test_result_as_dict_has_the_documented_shape():
                                     "source_anchor"}
     assert set(shape["cloud"]) == {"id", "user_principal_name", "primary_smtp", "on_premises_immutable_id",
                                    "on_premises_sync_enabled"}
-    assert set(shape["findings"][0]) == {"code", "severity", "message", "attribute", "value", "values"}
+    finding_keys = {"code", "severity", "message", "attribute", "value", "value_list"}
+    assert set(shape["findings"][0]) == finding_keys
     assert set(shape["predicted"]) == {"primary_smtp", "user_principal_name", "proxy_addresses", "quarantined"}
 
 

@@ -20,18 +20,28 @@ options:
       - The account to bind as.
       - For O(ad_auth=simple) a user principal name (V(svc-hybrid@contoso.com)) or a distinguished name.
       - For O(ad_auth=ntlm) V(DOMAIN\\user).
-      - Not used for O(ad_auth=kerberos), which takes the credential cache of the controller.
+      - Not used for O(ad_auth=kerberos), which binds as the principal of the ticket in the credential cache.
       - If not set, the environment variable E(HYBRID_AD_USERNAME) is used.
     type: str
   ad_password:
     description:
       - The password of O(ad_username).
+      - Not used for O(ad_auth=kerberos); get the ticket with C(kinit) before the play.
       - If not set, the environment variable E(HYBRID_AD_PASSWORD) is used.
     type: str
   ad_auth:
     description:
       - How to authenticate.
-      - V(kerberos) needs the Python C(gssapi) package and a ticket (C(kinit)) on the controller.
+      - V(simple) is an LDAP simple bind with O(ad_username) and O(ad_password).
+      - V(ntlm) is NTLM in the Microsoft bind (called Sicily) that Active Directory accepts. Samba domain controllers
+        do not accept it and drop the connection. The password's NT hash needs MD4, which Python's C(hashlib) lacks
+        with OpenSSL 3; then the Python package C(pycryptodome) must be installed on the controller, or the module
+        fails saying so.
+      - V(kerberos) is SASL GSSAPI with a ticket already in the controller's credential cache (run C(kinit) before
+        the play; E(KRB5CCNAME) and E(KRB5_CONFIG) are honoured). It needs the Python package C(gssapi) on the
+        controller, or the module fails saying so. The ticket is for the service C(ldap/<host>) with the host
+        exactly as written in O(ad_server), so name the domain controller by a host name its service principal
+        names hold (normally its DNS name); an IP address is refused.
       - If not set, the environment variable E(HYBRID_AD_AUTH) is used.
     type: str
     choices: [simple, ntlm, kerberos]
@@ -79,6 +89,8 @@ options:
     default: 30
 requirements:
   - ldap3 >= 2.9 on the controller
+  - gssapi on the controller for O(ad_auth=kerberos)
+  - pycryptodome on the controller for O(ad_auth=ntlm) when Python's hashlib has no MD4 (OpenSSL 3)
 notes:
   - The options can be set once for a play with C(module_defaults) and the action group C(group/hybrid.identity.ad).
 """

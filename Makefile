@@ -41,6 +41,9 @@ help:
 
 $(VENV)/.stamp: requirements.txt tests/requirements.txt
 	@test -n "$(PY_NEWEST)" || { echo "Python 3.13 or 3.12 is needed" >&2; exit 1; }
+	@# gssapi (tests/requirements.txt) has no Linux wheel: it builds against MIT Kerberos' headers.
+	@dpkg -s libkrb5-dev >/dev/null 2>&1 || { echo "installing libkrb5-dev with apt-get (gssapi builds against it)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libkrb5-dev >/dev/null; }
 	$(PY_NEWEST) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -U pip
 	$(BIN)/pip install -q --disable-pip-version-check '$(CORE_NEWEST)' -r requirements.txt -r tests/requirements.txt

@@ -258,13 +258,18 @@ def refused(distinguished_name: str, error: GraphError) -> dict:
                 error_code=error.code or str(error.status or ""), error_message=str(error))
 
 
-def outcome_counts(results: Sequence[Mapping]) -> dict:
-    """How many objects had each outcome; objects not sent count as ``not_sent``."""
+def count_by(results: Sequence[Mapping], field: str, unsent: str) -> dict:
+    """How many objects have each value of ``field``; objects not sent (no value) count as ``unsent``."""
     counts: dict[str, int] = {}
     for result in results:
-        key = result.get("outcome") or "not_sent"
+        key = result.get(field) or unsent
         counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def outcome_counts(results: Sequence[Mapping]) -> dict:
+    """How many objects had each outcome; objects not sent count as ``not_sent``."""
+    return count_by(results, "outcome", "not_sent")
 
 
 def not_provisioned_message(results: Sequence[Mapping]) -> str | None:

@@ -215,6 +215,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._cloud_sync import (
     EXPORTED,
+    count_by,
     find_job,
     find_service_principal,
     not_provisioned_message,
@@ -241,14 +242,6 @@ ARGUMENT_SPEC = {
     "rule_id": {"type": "str"},
     "resume_paused_job": {"type": "bool", "default": False},
 }
-
-
-def summarize(results):
-    counts = {}
-    for result in results:
-        key = result["result"] or "not sent"
-        counts[key] = counts.get(key, 0) + 1
-    return counts
 
 
 def main():
@@ -282,7 +275,8 @@ def main():
     # Check mode can't know what Cloud Sync would do: every object it would send may change the tenant.
     exported = bool(names) if module.check_mode else any(result["outcome"] == EXPORTED for result in results)
     outcome = {"changed": exported or start, "job": job.as_dict(), "rule_id": rule_id, "job_started": start,
-               "results": results, "summary": summarize(results), "outcomes": outcome_counts(results)}
+               "results": results, "summary": count_by(results, "result", "not sent"),
+               "outcomes": outcome_counts(results)}
     message = not_provisioned_message(results)
     if message:
         module.fail_json(msg=message, hint="fix what each message says in AD (an object out of scope: its OU or the "

@@ -30,19 +30,21 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph_errors impo
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_query import MAX_BATCH, chunked, query_string
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_retry import (
-    RETRY_STATUSES,
     RetryPolicy,
     next_wait,
     retry_after_seconds,
+    retryable,
 )
 
 try:
     import msal
     import requests
+    from msal.exceptions import MsalServiceError
 
     GRAPH_IMPORT_ERROR = None
 except ImportError as import_error:  # reported by the module with missing_required_lib
     msal = requests = None
+    MsalServiceError = RuntimeError  # never raised: the module stops at missing_required_lib first
     GRAPH_IMPORT_ERROR = import_error
 
 PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com"
@@ -50,6 +52,11 @@ PUBLIC_GRAPH_ENDPOINT = "https://graph.microsoft.com"
 API_VERSION = "v1.0"
 TIMEOUT = (10, 60)  # seconds to connect, seconds between bytes of the answer
 USER_AGENT = "hybrid.identity (Ansible collection)"
+# msal keeps a throttled (429) or failed (5xx) token answer this many seconds when it names no Retry-After,
+# and answers from that memory until then: a token retry waits at least as long.
+MSAL_THROTTLE_SECONDS = 5.0
+# A token answer with one of these statuses is the identity platform being busy, not a refusal.
+TRANSIENT_TOKEN_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,8 @@ class BatchRequest:
     url: str
     method: str = "GET"
     headers: Mapping[str, str] = field(default_factory=dict)
+    listing: bool = False  # the answer is a page of a collection: a body without a value list is retried
+
 
     def as_json(self, request_id: str) -> dict:
         entry = {"id": request_id, "method": self.method, "url": self.url}
@@ -157,15 +166,21 @@ if requests is not None:
         overriding ``graph_ca_cert`` (requests prefers it to the session's setting).
         """
 
-        def __init__(self, verify: bool | str) -> None:
+        def __init__(self, verify: bool | str, watched_host: str = "") -> None:
             super().__init__()
             self.verify = verify
             self.headers["User-Agent"] = USER_AGENT
+            self.watched_host = watched_host
+            # (status, Retry-After) of the newest answer from watched_host: msal hides both from its caller
+            self.last_watched: tuple[int, str | None] | None = None
 
         def request(self, method, url, **kwargs):
             kwargs.setdefault("timeout", TIMEOUT)
             kwargs.setdefault("verify", self.verify)
-            return super().request(method, url, **kwargs)
+            response = super().request(method, url, **kwargs)
+            if self.watched_host and url.startswith(self.watched_host):
+                self.last_watched = (response.status_code, response.headers.get("Retry-After"))
+            return response
 
 
 class GraphClient:
@@ -175,7 +190,7 @@ class GraphClient:
         self.settings = settings
         self.retry = retry or RetryPolicy()
         self._credential = credential_for(settings)
-        self._session = GraphHttpSession(settings.verify)
+        self._session = GraphHttpSession(settings.verify, watched_host=f"{settings.authority_host}/")
         self._msal_app = None
         self._random = random.Random()  # noqa: S311 - backoff jitter, not a secret
 
@@ -191,15 +206,53 @@ class GraphClient:
     # --- token --------------------------------------------------------------------------
 
     def token(self) -> str:
-        """An access token for Graph; msal serves it from its cache until it is close to expiry."""
-        result = self._network("the identity platform", self._acquire_token)
-        if "access_token" not in result:
-            raise token_error(result, self.settings.client_id, self._credential.uses_certificate,
-                              self.settings.client_secret)
-        return result["access_token"]
+        """An access token for Graph; msal serves it from its cache until it is close to expiry.
+
+        rule book §8: a busy identity platform (429, 5xx, for the tenant's discovery or the token
+        itself) is asked again after its Retry-After, within the retry policy; a refusal is not.
+        """
+        started = time.monotonic()
+        # Not cleared between tries: msal answers a retry from its memory of the busy answer, without a request.
+        self._session.last_watched = None
+        for attempt in range(1, self.retry.max_attempts + 1):
+            try:
+                result = self._network("the identity platform", self._acquire_token)
+            except _BusyIdentityPlatform:
+                result = None
+            if result is not None and "access_token" in result:
+                return result["access_token"]
+            busy = self._busy_identity_answer()
+            if busy is None:
+                if result is None:  # pragma: no cover - _BusyIdentityPlatform is raised only when busy
+                    raise GraphError("the identity platform failed without an answer")
+                raise token_error(result, self.settings.client_id, self._credential.uses_certificate,
+                                  self.settings.client_secret)
+            status, asked = busy
+            wait = next_wait(self.retry, attempt, time.monotonic() - started,
+                             max(asked if asked is not None else MSAL_THROTTLE_SECONDS, 0.0), self._random.random())
+            if wait is None:
+                break
+            time.sleep(wait)
+        raise Throttled(f"the identity platform at {self.settings.authority_host} still answered {status} after "
+                        f"{attempt} tries in {time.monotonic() - started:.0f} s",
+                        hint="the identity platform is busy or throttling this application: run again later",
+                        status=status)
+
+    def _busy_identity_answer(self) -> tuple[int, float | None] | None:
+        """(status, Retry-After seconds) when the newest identity-platform answer was a busy one, else None."""
+        answer = self._session.last_watched
+        if answer is None or answer[0] not in TRANSIENT_TOKEN_STATUSES:
+            return None
+        return answer[0], retry_after_seconds(answer[1])
 
     def _acquire_token(self) -> dict:
-        return self._app().acquire_token_for_client(scopes=[self.settings.scope])
+        try:
+            return self._app().acquire_token_for_client(scopes=[self.settings.scope])
+        except MsalServiceError:
+            # msal raises on a 5xx token answer; the status it hides is on the session.
+            if self._busy_identity_answer() is None:
+                raise
+            raise _BusyIdentityPlatform() from None
 
     def _app(self):
         if self._msal_app is None:
@@ -211,9 +264,12 @@ class GraphClient:
                     http_client=self._session,
                     **msal_options(settings),
                 )
-            except ValueError as err:
+            except (ValueError, MsalServiceError) as err:
+                if self._busy_identity_answer() is not None:
+                    # the tenant's discovery met a busy service (429, 5xx): not an unknown tenant
+                    raise _BusyIdentityPlatform() from None
                 # msal says "Unable to get authority configuration" when tenant discovery fails.
-                if "authority" in str(err).lower():
+                if "authority" in str(err).lower() or "discovery" in str(err).lower():
                     raise ConfigurationError(
                         f"tenant {settings.tenant_id} is unknown at {settings.authority_host}",
                         hint="check tenant_id (a GUID or a verified domain) and that authority_host is its cloud",
@@ -245,22 +301,69 @@ class GraphClient:
     def pages(self, path: str, params: Mapping[str, str] | None = None,
               headers: Mapping[str, str] | None = None) -> Iterator[list]:
         """The ``value`` of every page of a collection, following ``@odata.nextLink`` to the end."""
-        yield from self.following(self.get(path, params, headers), path, headers)
+        yield from self.following(self._listing_page(path, self.url(path, params), headers), path, headers)
 
     def following(self, page: Mapping, path: str, headers: Mapping[str, str] | None = None) -> Iterator[list]:
         """The ``value`` of ``page`` and of every page after it.
 
         rule book §8: the next link is used whole, and headers such as ``ConsistencyLevel``
-        go with every page.
+        go with every page. A page that is not a listing (no ``value`` list) is fetched again
+        and then fails the read: it never ends a listing early.
         """
         seen: set[str] = set()
         while True:
-            yield page.get("value") or []
+            problem = page_problem(page)
+            if problem:
+                raise MalformedAnswer(f"GET {path}: Microsoft Graph answered {problem} where a page of the listing "
+                                      "was due", hint=MALFORMED_HINT)
+            yield page["value"]
             link = page.get("@odata.nextLink")
             if not link:
                 return
             self._check_next_link(link, seen)
-            page = self._json("GET", path, self._send("GET", link, headers))
+            page = self._listing_page(path, link, headers)
+
+    def count(self, path: str) -> int:
+        """The ``$count`` of a collection (an advanced query: ``ConsistencyLevel: eventual``)."""
+        url = self.url(f"{path}/$count")
+        started = time.monotonic()
+        for attempt in range(1, self.retry.max_attempts + 1):
+            response = self._send("GET", url, {"ConsistencyLevel": "eventual", "Accept": "text/plain"})
+            if response.status_code >= 400:
+                raise self._error("GET", f"{path}/$count", response)
+            text = response.text.strip()
+            if text.isdigit():
+                return int(text)
+            if not self._wait_after_malformed(attempt, started):
+                break
+        raise MalformedAnswer(f"GET {path}/$count: Microsoft Graph answered {text[:60]!r}, not a number, "
+                              f"{attempt} times", hint=MALFORMED_HINT)
+
+    def _listing_page(self, path: str, url: str, headers: Mapping[str, str] | None) -> dict:
+        """One page of a listing, fetched again (within the retry policy) while its body is not a listing."""
+        started = time.monotonic()
+        for attempt in range(1, self.retry.max_attempts + 1):
+            response = self._send("GET", url, headers)
+            if response.status_code >= 400:
+                raise self._error("GET", path, response)
+            problem, page = answer_problem(response)
+            problem = problem or page_problem(page)
+            if problem is None:
+                return page
+            if not self._wait_after_malformed(attempt, started):
+                break
+        raise MalformedAnswer(f"GET {path}: Microsoft Graph answered {problem} where a page of the listing was due, "
+                              f"{attempt} times; the listing is incomplete, so nothing is concluded from it",
+                              hint=MALFORMED_HINT, status=response.status_code,
+                              request_id=response.headers.get("request-id") or "")
+
+    def _wait_after_malformed(self, attempt: int, started: float) -> bool:
+        """Sleep before fetching a malformed answer again; False when the policy says to stop."""
+        wait = next_wait(self.retry, attempt, time.monotonic() - started, None, self._random.random())
+        if wait is None:
+            return False
+        time.sleep(wait)
+        return True
 
     def _check_next_link(self, link: str, seen: set[str]) -> None:
         # The token goes with the next request: only to our own Graph endpoint, and never in a circle.
@@ -290,13 +393,17 @@ class GraphClient:
         for attempt in range(1, self.retry.max_attempts + 1):
             body = {"requests": [chunk[index].as_json(str(index)) for index in pending]}
             reply = self._json("POST", "/$batch", self._send("POST", self.url("/$batch"), json_body=body,
-                                                             replay_safe=replay_safe))
-            for item in reply.get("responses") or []:
+                                                             replay_safe=replay_safe), allow_malformed=True)
+            malformed = batch_problem(reply)
+            for item in [] if malformed else reply["responses"]:
                 index = int(item["id"])
                 answers[index] = BatchResponse(int(item["status"]), item.get("headers") or {}, item.get("body"))
-            pending = [index for index in pending if index not in answers or answers[index].status in RETRY_STATUSES]
+            pending = [index for index in pending
+                       if index not in answers or self._retry_inner(chunk[index], answers[index])]
             if not pending:
                 return [answers[index] for index in range(len(chunk))]
+            if malformed is None and all(index in answers and answers[index].ok for index in pending):
+                malformed = "a listing page without a value list inside the $batch"
             waits = [retry_after_seconds(header(answers[index].headers, "Retry-After"))
                      for index in pending if index in answers]
             asked = max((wait for wait in waits if wait is not None), default=None)
@@ -304,9 +411,20 @@ class GraphClient:
             if wait is None:
                 break
             time.sleep(wait)
+        if malformed is not None:
+            raise MalformedAnswer(f"POST /$batch: Microsoft Graph answered {malformed}, {attempt} times; "
+                                  f"{len(pending)} of {len(chunk)} requests have no usable answer",
+                                  hint=MALFORMED_HINT)
         raise Throttled(f"Microsoft Graph still throttled {len(pending)} of {len(chunk)} requests in a $batch "
                         f"after {attempt} tries in {time.monotonic() - started:.0f} s",
                         hint="run again later, or with fewer values at a time", status=429)
+
+    @staticmethod
+    def _retry_inner(request: BatchRequest, response: BatchResponse) -> bool:
+        """Whether an inner answer is worth sending its request again: busy, or a listing page that is not one."""
+        if retryable(response.status, request.method == "GET"):
+            return True
+        return request.listing and response.ok and page_problem(response.body) is not None
 
     def raise_for(self, response: BatchResponse, request: BatchRequest) -> None:
         """Raise the typed error for a failed inner $batch response."""
@@ -325,7 +443,7 @@ class GraphClient:
                             "client-request-id": str(uuid.uuid4()), **(headers or {})}
             last = self._network("Microsoft Graph", self._session.request, method, url, headers=call_headers,
                                  json=json_body, retry_connection=replay_safe)
-            if isinstance(last, requests.Response) and last.status_code not in RETRY_STATUSES:
+            if isinstance(last, requests.Response) and not retryable(last.status_code, replay_safe):
                 return last
             asked = retry_after_seconds(last.headers.get("Retry-After")) if isinstance(last, requests.Response) \
                 else None
@@ -370,17 +488,72 @@ class GraphClient:
                          request_id=last.headers.get("request-id") or "")
 
     @staticmethod
-    def _json(method: str, path: str, response: requests.Response) -> dict:
-        try:
-            body = response.json() if response.content else {}
-        except ValueError:
-            body = response.text[:300]
+    def _error(method: str, path: str, response: requests.Response) -> GraphError:
+        """The typed error for an error answer (4xx, 5xx)."""
+        problem, body = answer_problem(response)
+        return graph_error(method, path, response.status_code, response.headers,
+                           body if problem is None else response.text[:300])
+
+    @staticmethod
+    def _json(method: str, path: str, response: requests.Response, allow_malformed: bool = False) -> dict:
+        """The JSON object of an answer; ``{}`` for an empty one. ``allow_malformed`` hands back what was
+        read when the body is not a JSON object, for the caller to judge."""
         if response.status_code >= 400:
-            raise graph_error(method, path, response.status_code, response.headers, body)
-        if not isinstance(body, dict):
-            raise GraphError(f"{method} {path}: Microsoft Graph answered {response.status_code} without JSON",
+            raise GraphClient._error(method, path, response)
+        problem, body = answer_problem(response)
+        if problem is not None and response.content:
+            if allow_malformed:
+                return {}
+            raise GraphError(f"{method} {path}: Microsoft Graph answered {response.status_code} with {problem}",
                              hint="check that graph_endpoint names Microsoft Graph", status=response.status_code)
-        return body
+        return body if problem is None else {}
+
+
+class _BusyIdentityPlatform(Exception):
+    """The identity platform answered 429 or 5xx (its status is on the session): ask again later."""
+
+
+class MalformedAnswer(GraphError):
+    """Graph answered 2xx with a body that is not what the request is due (no listing, not JSON, cut off)."""
+
+
+MALFORMED_HINT = ("a gateway or proxy between the controller and Microsoft Graph may be cutting answers short; "
+                  "run again, and check any proxy (HTTPS_PROXY) if it persists")
+
+
+def answer_problem(response) -> tuple[str | None, dict]:
+    """(None, the JSON object) for an answer whose body is one, else (what is wrong, {})."""
+    if not response.content:
+        return "an empty body", {}
+    try:
+        body = response.json()
+    except ValueError:
+        kind = (response.headers.get("Content-Type") or "").split(";")[0].strip() or "no content type"
+        return f"a body that is not JSON ({kind}, {len(response.content)} bytes: cut off, or a gateway's page)", {}
+    if not isinstance(body, dict):
+        return f"JSON that is not an object ({type(body).__name__})", {}
+    return None, body
+
+
+def page_problem(page) -> str | None:
+    """What makes ``page`` no page of a listing (a JSON object with a ``value`` list), or None."""
+    if not isinstance(page, Mapping):
+        return "an empty body" if page in (None, "", b"") else f"a {type(page).__name__} instead of a JSON object"
+    if not isinstance(page.get("value"), list):
+        return "a JSON object without a value list"
+    return None
+
+
+def batch_problem(reply: Mapping) -> str | None:
+    """What makes ``reply`` no $batch answer (a ``responses`` list of items with id and status), or None."""
+    items = reply.get("responses") if isinstance(reply, Mapping) else None
+    if not isinstance(items, list) or not items:
+        return "a $batch answer without responses"
+    for item in items:
+        if not isinstance(item, Mapping) or not str(item.get("id", "")).isdigit() or \
+                not str(item.get("status", "")).isdigit():
+            return "a $batch answer whose responses lack an id or a status"
+    return None
 
 
 def _reason(err: BaseException) -> str:

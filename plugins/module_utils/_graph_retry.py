@@ -12,8 +12,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-# Throttled (429), unavailable (503) and gateway timeout (504) are worth another try.
+# Throttled (429), unavailable (503) and gateway timeout (504) are worth another try for any request.
 RETRY_STATUSES = frozenset({429, 503, 504})
+# A server error (500) or a bad gateway (502) is retried only where a replay is harmless (reads):
+# a write may have been carried out before the answer went wrong.
+REPLAY_SAFE_RETRY_STATUSES = RETRY_STATUSES | {500, 502}
+
+
+def retryable(status: int, replay_safe: bool) -> bool:
+    """Whether an answer with ``status`` is worth another try of the same request."""
+    return status in (REPLAY_SAFE_RETRY_STATUSES if replay_safe else RETRY_STATUSES)
 
 
 @dataclass(frozen=True)

@@ -206,6 +206,10 @@ class EntraEmulator:
         """Replace the fault settings (latency_ms, rate_429, rate_503, rate_504, rate_reset, seed, ...)."""
         return self.admin("POST", "/_lab/faults", settings)
 
+    def faults(self) -> dict:
+        """The fault settings, the scripted faults still to come, and how many of each were injected."""
+        return self.admin("GET", "/_lab/faults")
+
     def set_throttle(self, **settings) -> dict:
         """Replace the throttle settings (budget, window_seconds, retry_after, ...)."""
         return self.admin("POST", "/_lab/throttle", settings)

@@ -27,7 +27,7 @@ class Emulator:
         self.throttle = Throttle()
         self.recorder = RequestRecorder()
         self.identity = IdentityPlatform(self.credentials, self.tokens, self.directory.tenant_names,
-                                         lambda: self.directory.settings.display_name)
+                                         lambda: self.directory.settings.display_name, self.faults)
         self.sync = SyncService(self.directory, lab_dir, self.credentials.tenant_id)
         self.graph = GraphService(self.directory, self.tokens, self.throttle, self.faults, self.recorder)
         self.graph.sync = self.sync

@@ -4,8 +4,12 @@ A share of Graph requests (optionally only those whose path starts with a prefix
 a 429, a 503, a 504 or a TCP reset instead of its answer. The choice comes from a seeded random
 stream, one draw per matching request, so a test that sends the same requests in the
 same order sees the same faults. A `script` lists faults for the next matching requests,
-in order, before the rates apply. `next_link` breaks the `@odata.nextLink` of listings
-instead: it points to another host, or back to the page it is on.
+in order, before the rates apply. Scripted faults can also spoil a 200 answer the way a
+broken gateway does: an empty body, a page without `value`, JSON cut off, a page whose
+`@odata.nextLink` is missing (the listing looks complete), or a 502 with an HTML page.
+`next_link` breaks the `@odata.nextLink` of listings instead: it points to another host,
+or back to the page it is on. `token_script` lists answers (429, 503) for the next
+requests to the identity platform (tenant discovery and the token endpoint).
 """
 
 from __future__ import annotations
@@ -14,8 +18,13 @@ import random
 import threading
 from dataclasses import dataclass, field
 
-FAULT_KINDS = ("429", "503", "504", "reset", "none")
+# Answered instead of the request: an error status (JSON error body), or a gateway's HTML 502.
+ERROR_KINDS = ("429", "500", "503", "504")
+# The request is carried out and its 200 answer spoiled on the way back.
+SPOILED_KINDS = ("empty", "novalue", "truncated", "nolink")
+FAULT_KINDS = (*ERROR_KINDS, "502", "reset", *SPOILED_KINDS, "none")
 RATED_KINDS = ("429", "503", "504", "reset")
+TOKEN_FAULT_KINDS = ("429", "503", "none")
 NEXT_LINK_FAULTS = ("foreign", "repeat")
 FOREIGN_HOST = "https://graph.example.net"
 
@@ -33,6 +42,7 @@ class FaultSettings:
     script: list[str] = field(default_factory=list)
     batch_inner: bool = True          # inner $batch requests draw too (a reset becomes no fault there)
     next_link: str | None = None      # "foreign" or "repeat": next links under path_prefix go elsewhere, or back
+    token_script: list[str] = field(default_factory=list)   # answers for the next identity-platform requests
 
     def validate(self) -> None:
         for name in self.rate_names():
@@ -50,6 +60,9 @@ class FaultSettings:
         bad = [kind for kind in self.script if kind not in FAULT_KINDS]
         if bad:
             raise ValueError(f"script entries must be among {FAULT_KINDS}, not {bad}")
+        bad = [kind for kind in self.token_script if kind not in TOKEN_FAULT_KINDS]
+        if bad:
+            raise ValueError(f"token_script entries must be among {TOKEN_FAULT_KINDS}, not {bad}")
 
     @staticmethod
     def rate_names() -> tuple[str, ...]:
@@ -59,7 +72,7 @@ class FaultSettings:
         return tuple(getattr(self, name) for name in self.rate_names())
 
     def as_dict(self) -> dict:
-        return {**self.__dict__, "script": list(self.script)}
+        return {**self.__dict__, "script": list(self.script), "token_script": list(self.token_script)}
 
 
 class FaultInjector:
@@ -73,14 +86,27 @@ class FaultInjector:
             self.settings = settings
             self._random = random.Random(settings.seed)  # repeatable on purpose, not a secret
             self._script = list(settings.script)
-            self.injected = dict.fromkeys(RATED_KINDS, 0)
+            self._token_script = list(settings.token_script)
+            self.injected = dict.fromkeys((*RATED_KINDS, *ERROR_KINDS, "502", *SPOILED_KINDS), 0)
+            self.token_injected = dict.fromkeys(TOKEN_FAULT_KINDS[:-1], 0)
 
     def status(self) -> dict:
         with self._lock:
-            return {**self.settings.as_dict(), "script_left": list(self._script), "injected": dict(self.injected)}
+            return {**self.settings.as_dict(), "script_left": list(self._script),
+                    "token_script_left": list(self._token_script), "injected": dict(self.injected),
+                    "token_injected": dict(self.token_injected)}
+
+    def decide_token(self) -> str | None:
+        """The scripted answer ("429", "503") for this identity-platform request, or None."""
+        with self._lock:
+            kind = self._token_script.pop(0) if self._token_script else "none"
+            if kind == "none":
+                return None
+            self.token_injected[kind] += 1
+            return kind
 
     def decide(self, path: str, inner: bool) -> str | None:
-        """The fault for this request: "429", "503", "504", "reset" or None."""
+        """The fault for this request (one of FAULT_KINDS but "none"), or None."""
         settings = self.settings
         if inner and not settings.batch_inner:
             return None
@@ -103,6 +129,8 @@ class FaultInjector:
                         break
             if kind == "reset" and inner:
                 kind = "none"
+            if kind == "truncated" and inner:  # an inner body is part of the $batch JSON: it can only go missing
+                kind = "novalue"
             if kind == "none":
                 return None
             self.injected[kind] += 1

@@ -11,7 +11,7 @@ import uuid
 
 from . import _graph_batch, _graph_mail_objects, _graph_roles, _graph_sync, _graph_tenant, _graph_users
 from ._errors import GraphError
-from ._faults import FaultInjector
+from ._faults import ERROR_KINDS, SPOILED_KINDS, FaultInjector
 from ._graph_context import Context, Route
 from ._http import Request, Response
 from ._recorder import RequestRecorder
@@ -26,6 +26,25 @@ WWW_AUTHENTICATE = ('Bearer realm="", authorization_uri="https://login.microsoft
 
 def unauthorized(message: str) -> GraphError:
     return GraphError(401, "InvalidAuthenticationToken", message, {"WWW-Authenticate": WWW_AUTHENTICATE})
+
+
+GATEWAY_PAGE = (b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1>"
+                b"<p>The gateway got no valid answer from the service. (lab fault)</p></body></html>")
+
+
+def spoil(response: Response, fault: str) -> None:
+    """A 200 answer as a broken gateway hands it on: emptied, without its value or next link, or cut off."""
+    if response.status != 200:
+        return
+    if fault == "empty":
+        response.body = b""
+    elif fault == "truncated":
+        response.body = response.body[: max(1, len(response.body) // 2)]
+    else:
+        body = response.json_body()
+        body = body if isinstance(body, dict) else {}
+        body.pop("value" if fault == "novalue" else "@odata.nextLink", None)
+        response.body = json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
 class GraphService:
@@ -56,8 +75,11 @@ class GraphService:
             fault = self.faults.decide(request.path, request.inner)
             if fault == "reset":
                 response = Response(0, reset_connection=True)
+            elif fault == "502" and not request.inner:
+                response = Response(502, GATEWAY_PAGE)
+                response.headers["Content-Type"] = "text/html"
             else:
-                if fault:
+                if fault in ERROR_KINDS or fault == "502":
                     raise self._injected(fault)
                 claims = self._authenticate(request)
                 app = claims.get("appid")
@@ -80,6 +102,8 @@ class GraphService:
                 self._break_next_link(request, response)
                 for name, value in extra_headers.items():
                     response.headers[name] = value
+                if fault in SPOILED_KINDS:
+                    spoil(response, fault)
         except GraphError as error:
             response = error.response(request_id, client_request_id)
         if not response.reset_connection:
@@ -116,6 +140,10 @@ class GraphService:
         if fault == "504":
             return GraphError(504, "timeout", "No answer in time from the service behind the gateway. (lab fault)",
                               headers)
+        if fault == "500":
+            return GraphError(500, "generalException", "An internal server error occurred. (lab fault)", {})
+        if fault == "502":
+            return GraphError(502, "badGateway", "The gateway got no valid answer. (lab fault)", {})
         return GraphError(503, "serviceNotAvailable",
                           "The service is temporarily unavailable. Please retry later. (lab fault)", headers)
 

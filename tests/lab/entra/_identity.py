@@ -30,8 +30,9 @@ _PATHS = re.compile(
 
 class IdentityPlatform:
     def __init__(self, credentials: Credentials, tokens: TokenService,
-                 tenant_names: Callable[[], set[str]], tenant_display_name: Callable[[], str]):
+                 tenant_names: Callable[[], set[str]], tenant_display_name: Callable[[], str], faults=None):
         self.credentials = credentials
+        self.faults = faults                       # a FaultInjector: its token_script answers first
         self.tokens = tokens
         self._tenant_names = tenant_names          # domain names that also name the tenant
         self._tenant_display_name = tenant_display_name
@@ -50,6 +51,9 @@ class IdentityPlatform:
                 return Response.json(200, self.tokens.jwks())
             if match["instance"]:
                 return self._instance_discovery(request)
+            busy = self._injected()
+            if busy is not None:
+                return busy
             tenant_id = self._resolve_tenant(tenant)
             if match["v2config"] or match["v1config"]:
                 if request.method != "GET":
@@ -62,6 +66,17 @@ class IdentityPlatform:
             return self._token(request, tenant, tenant_id, v2=bool(match["v2token"]))
         except TokenError as error:
             return error.response(request.base_url)
+
+    def _injected(self) -> Response | None:
+        """The scripted busy answer (429 or 503) for this request, or None."""
+        fault = self.faults.decide_token() if self.faults is not None else None
+        if fault is None:
+            return None
+        seconds = self.faults.settings.retry_after
+        headers = {"Retry-After": str(seconds)} if seconds is not None else {}
+        what = "Too many requests for this application" if fault == "429" else "The service is busy"
+        return Response.json(int(fault), {"error": "temporarily_unavailable",
+                                          "error_description": f"{what}; retry later. (lab fault)"}, headers=headers)
 
     # --- discovery -------------------------------------------------------------------
 

@@ -81,7 +81,8 @@ class CloudSide:
 def read_cloud_side(client, params: Mapping) -> CloudSide:
     """The whole tenant in one paged listing, with roles, groups and contacts, joined locally (rule book §8)."""
     reader = CloudReader(client)
-    records = with_admin_roles(read_cloud_users(client), reader.admin_roles(), params.get("admin_role_holders"))
+    records = with_admin_roles(read_cloud_users(client, "warn", reader.warnings), reader.admin_roles(),
+                               params.get("admin_role_holders"))
     objects = reader.mail_objects()
     given_domains = params.get("verified_domains") and params.get("initial_domain")
     domains = None if given_domains else reader.domains()

@@ -11,7 +11,9 @@ Query shapes (rule book §8):
   has no ``in`` inside the lambda that it documents for users.
 - ImmutableId: one ``eq`` per value through $batch, as an advanced query
   (``ConsistencyLevel: eventual`` and ``$count=true``).
-- Everyone: one paged listing with ``$top=999``.
+- Everyone: one paged listing with ``$top=999``, its length compared with ``/users/$count``.
+- Many values (more than ``LIST_ABOVE``): one paged listing too, matched locally, since the
+  listing takes fewer requests than the filters, and each value is one hash look-up.
 - Admin roles: the role definitions and every active role assignment, each one listing,
   joined locally; never one call per user.
 """
@@ -19,11 +21,11 @@ Query shapes (rule book §8):
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from ansible_collections.hybrid.identity.plugins.module_utils._addresses import AddressError, ProxyAddress
-from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError
+from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError, HybridIdentityError
 from ansible_collections.hybrid.identity.plugins.module_utils._graph import BatchRequest
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_query import (
     MAX_IN_VALUES,
@@ -49,6 +51,10 @@ USER_PROPERTIES = (
 USER_SELECT = ",".join(USER_PROPERTIES)
 ADVANCED_QUERY = {"ConsistencyLevel": "eventual"}
 LOOKUP_KEYS = ("smtp", "upn", "immutable_id", "object_id")
+# Past this many values, one listing of the tenant (100 users a request at worst, 999 at best) costs fewer
+# requests and less throttling budget than the filters (1 to 15 values each).
+LIST_ABOVE = 2000
+COUNT_CHECKS = ("warn", "fail", "skip")
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class PlannedQuery:
 class LookupResult:
     users: list[dict]
     not_found: dict[str, list[str]]
+    warnings: tuple[str, ...] = ()
 
 
 def _as_values(param, key: str) -> tuple[str, ...]:
@@ -146,7 +153,7 @@ def _users_query(key: str, values: Sequence[str], filter_text: str, advanced: bo
     if advanced:
         params["$count"] = "true"
     return PlannedQuery(key, tuple(values), BatchRequest(f"/users?{query_string(params)}",
-                                                         headers=ADVANCED_QUERY if advanced else {}))
+                                                         headers=ADVANCED_QUERY if advanced else {}, listing=True))
 
 
 def plan_queries(request: LookupRequest) -> list[PlannedQuery]:
@@ -192,11 +199,62 @@ def answers_request(key: str, value: str, user: Mapping) -> bool:
     return isinstance(held, str) and _match_key(key, held) == _match_key(key, value)
 
 
+class UserIndex:
+    """Users by each lookup key, built in one pass: a value's users are one hash look-up away."""
+
+    def __init__(self, users: Iterable[Mapping]) -> None:
+        self._by: dict[str, dict[str, list[Mapping]]] = {key: {} for key in LOOKUP_KEYS}
+        for user in users:
+            for key, value in _held_values(user):
+                self._by[key].setdefault(_match_key(key, value), []).append(user)
+
+    def users(self, key: str, value: str) -> list[Mapping]:
+        """The users that answer ``value`` of lookup ``key`` (as ``answers_request`` judges one)."""
+        return self._by[key].get(_match_key(key, _comparable(key, value)), [])
+
+
+def _held_values(user: Mapping) -> Iterator[tuple[str, str]]:
+    for address in smtp_addresses(user):
+        yield "smtp", address.key
+    for key, prop in (("upn", "userPrincipalName"), ("object_id", "id"), ("immutable_id", "onPremisesImmutableId")):
+        held = user.get(prop)
+        if isinstance(held, str):
+            yield key, held
+
+
+def _comparable(key: str, value: str) -> str:
+    return ProxyAddress.smtp(value).key if key == "smtp" else value
+
+
 def not_found(request: LookupRequest, users: Sequence[Mapping]) -> dict[str, list[str]]:
     """Per key, the requested values no user answers."""
-    return {key: [value for value in getattr(request, key)
-                  if not any(answers_request(key, value, user) for user in users)]
-            for key in LOOKUP_KEYS}
+    index = UserIndex(users)
+    return {key: [value for value in getattr(request, key) if not index.users(key, value)] for key in LOOKUP_KEYS}
+
+
+def answering(request: LookupRequest, users: Iterable[Mapping]) -> list[dict]:
+    """The users that answer some value of ``request``, each once, in listing order."""
+    wanted = {key: {_match_key(key, _comparable(key, value)) for value in getattr(request, key)}
+              for key in LOOKUP_KEYS}
+    return [user for user in users if any(_match_key(key, value) in wanted[key] for key, value in _held_values(user))]
+
+
+def value_count(request: LookupRequest) -> int:
+    return sum(len(getattr(request, key)) for key in LOOKUP_KEYS)
+
+
+def count_mismatch(listed: int, counted: int) -> str | None:
+    """What to say when a listing's length differs from Graph's ``$count`` by more than its lag allows, else None.
+
+    rule book §8: ``$count`` is eventually consistent, so users created or deleted a moment ago may
+    be counted or not: a difference of a few (one in a thousand, at least 5) is not a gap.
+    """
+    tolerance = max(5, counted // 1000)
+    if abs(listed - counted) <= tolerance:
+        return None
+    return (f"the listing of /users returned {listed} users, but Microsoft Graph counts {counted} "
+            f"(/users/$count, more than {tolerance} apart): the listing may be incomplete, so users missing from "
+            "it would be predicted wrongly")
 
 
 def shaped_user(user: Mapping, admin_roles: Sequence[str] | None = None) -> dict:
@@ -228,17 +286,43 @@ def roles_by_principal(definitions: Iterable[Mapping], assignments: Iterable[Map
 # --- over Graph ---------------------------------------------------------------------------
 
 
-def find_cloud_users(client, request: LookupRequest) -> LookupResult:
-    """Run ``request`` over ``client`` (a ``GraphClient``): the users found and the values nobody answers."""
-    if request.everyone:
-        found = [user for page in client.pages("/users", {"$top": str(MAX_PAGE), "$select": USER_SELECT})
-                 for user in page]
+def find_cloud_users(client, request: LookupRequest, count_check: str = "warn") -> LookupResult:
+    """Run ``request`` over ``client`` (a ``GraphClient``): the users found and the values nobody answers.
+
+    A whole-tenant listing (``everyone``, or more than ``LIST_ABOVE`` values) is compared with
+    ``$count`` as ``count_check`` says: a warning, a failure, or not at all.
+    """
+    warnings: list[str] = []
+    if request.everyone or value_count(request) > LIST_ABOVE:
+        found = list_users(client, USER_SELECT, count_check, warnings)
+        if not request.everyone:
+            found = answering(request, found)
     else:
         found = _looked_up(client, plan_queries(request))
     found = list({user["id"]: user for user in found}.values())
     roles = read_admin_roles(client) if request.include_roles else None
     users = [shaped_user(user, None if roles is None else roles.get(user["id"], [])) for user in found]
-    return LookupResult(users, not_found(request, found))
+    return LookupResult(users, not_found(request, found), tuple(warnings))
+
+
+def list_users(client, select: str, count_check: str, warnings: list[str]) -> list[dict]:
+    """Every user of the tenant in one paged listing, its length checked against ``$count`` (``count_check``)."""
+    if count_check not in COUNT_CHECKS:
+        raise ConfigurationError(f"count_check {count_check!r} is not one of {', '.join(COUNT_CHECKS)}",
+                                 hint=f"set count_check to one of {', '.join(COUNT_CHECKS)}")
+    users = [user for page in client.pages("/users", {"$top": str(MAX_PAGE), "$select": select}) for user in page]
+    if count_check != "skip":
+        problem = count_mismatch(len(users), client.count("/users"))
+        if problem and count_check == "fail":
+            raise IncompleteListing(problem, hint="run again; if it persists, check any proxy between the controller "
+                                                  "and Microsoft Graph (count_check: warn lets the run go on)")
+        if problem:
+            warnings.append(f"{problem}. Run again to confirm; count_check: fail stops the run instead.")
+    return users
+
+
+class IncompleteListing(HybridIdentityError):
+    """A whole-tenant listing shorter or longer than Graph's own count of the collection."""
 
 
 def _looked_up(client, queries: Sequence[PlannedQuery]) -> list[dict]:

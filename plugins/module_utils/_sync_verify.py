@@ -172,13 +172,25 @@ def lookup_for(pending: Sequence[ExpectedJoin]) -> LookupRequest:
     return LookupRequest(immutable_id=anchors, object_id=object_ids)
 
 
-def user_for(expected: ExpectedJoin, users: Sequence[Mapping]) -> Mapping | None:
-    """The cloud user the pair is about: by object ID, else the one carrying the anchor."""
+class CloudUsers:
+    """The users one poll read, by object ID and by ImmutableId, so each pair finds its user in one look-up."""
+
+    def __init__(self, users: Sequence[Mapping]) -> None:
+        self.by_id: dict[str, Mapping] = {}
+        self.by_anchor: dict[str, Mapping] = {}
+        for user in users:
+            self.by_id.setdefault(str(user.get("id") or "").casefold(), user)
+            anchor = user.get("onPremisesImmutableId")
+            if isinstance(anchor, str):
+                self.by_anchor.setdefault(anchor, user)  # rule book §3: the ImmutableId compares with case
+
+
+def user_for(expected: ExpectedJoin, users: CloudUsers | Sequence[Mapping]) -> Mapping | None:
+    """The cloud user the pair is about: by object ID, else the one carrying the anchor (first of the listing)."""
+    index = users if isinstance(users, CloudUsers) else CloudUsers(users)
     if expected.cloud_id:
-        wanted = expected.cloud_id.casefold()
-        return next((user for user in users if str(user.get("id") or "").casefold() == wanted), None)
-    # rule book §3: the ImmutableId compares case-sensitively.
-    return next((user for user in users if user.get("onPremisesImmutableId") == expected.source_anchor), None)
+        return index.by_id.get(expected.cloud_id.casefold())
+    return index.by_anchor.get(expected.source_anchor or "")
 
 
 def differences(expected: ExpectedJoin, user: Mapping | None) -> tuple[Difference, ...]:
@@ -217,7 +229,7 @@ def differences(expected: ExpectedJoin, user: Mapping | None) -> tuple[Differenc
     return tuple(found)
 
 
-def check_join(expected: ExpectedJoin, users: Sequence[Mapping]) -> JoinCheck:
+def check_join(expected: ExpectedJoin, users: CloudUsers | Sequence[Mapping]) -> JoinCheck:
     user = user_for(expected, users)
     return JoinCheck(expected, user, differences(expected, user))
 
@@ -250,7 +262,7 @@ def verify_joins(read_users: Callable[[LookupRequest], list[dict]], expected: Se
     pending = list(range(len(expected)))
     polls = 0
     while True:
-        users = read_users(lookup_for([expected[index] for index in pending]))
+        users = CloudUsers(read_users(lookup_for([expected[index] for index in pending])))
         polls += 1
         for index in pending:
             latest[index] = check_join(expected[index], users)

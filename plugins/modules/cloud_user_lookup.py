@@ -18,6 +18,11 @@ description:
     SMTP addresses and ImmutableIds take one filter each; all of them travel in C($batch) requests of 20.
     O(all=true) reads the tenant in pages of 999. Admin roles come from one listing of the role definitions
     and one of the role assignments, joined locally.
+  - More than 2,000 values in all are answered from one listing of the tenant instead, matched locally: it
+    takes fewer requests than the filters.
+  - A whole-tenant listing is compared with Graph's own count of the users (O(count_check)). A page that is
+    not a page of a listing (an empty or cut-off body, no C(value) list, a gateway's error page) is fetched
+    again and then fails the task; it never ends a listing early.
   - Needs the Microsoft Graph application permission C(User.Read.All), and C(RoleManagement.Read.Directory)
     for O(include_roles=true).
 author:
@@ -55,6 +60,14 @@ options:
       - Mutually exclusive with O(smtp), O(upn), O(immutable_id) and O(object_id).
     type: bool
     default: false
+  count_check:
+    description:
+      - What to do when a whole-tenant listing returns a number of users that differs from C(/users/$count)
+        by more than its lag allows (one in a thousand, and at least 5; the count is eventually consistent).
+      - V(warn) warns and goes on, V(fail) fails the task, V(skip) does not ask for the count.
+    type: str
+    choices: [warn, fail, skip]
+    default: warn
   include_roles:
     description:
       - Add C(admin_roles) to each user, the display names of its active directory role assignments.
@@ -206,6 +219,7 @@ ARGUMENT_SPEC = {
     "object_id": {"type": "list", "elements": "str"},
     "all": {"type": "bool", "default": False},
     "include_roles": {"type": "bool", "default": False},
+    "count_check": {"type": "str", "choices": ["warn", "fail", "skip"], "default": "warn"},
 }
 
 
@@ -217,10 +231,12 @@ def main():
     try:
         request = LookupRequest.from_params(module.params)
         with GraphClient(GraphSettings.from_params(module.params)) as graph:
-            found = find_cloud_users(graph, request)
+            found = find_cloud_users(graph, request, module.params["count_check"])
     except HybridIdentityError as err:
         module.fail_json(msg=str(err), hint=err.hint)
 
+    for warning in found.warnings:
+        module.warn(warning)
     module.exit_json(changed=False, users=found.users, not_found=found.not_found)
 
 

@@ -16,7 +16,9 @@ description:
   - Polls every O(poll_interval) seconds until every pair shows its join or O(timeout) passes, then fails naming
     each pair that differs and how (attribute, expected, actual).
   - Reads in bulk. Each poll is one lookup for every pair still pending (object IDs 15 to an C(in) filter,
-    source anchors one filter each, all in C($batch) requests of 20), never one call per user.
+    source anchors one filter each, all in C($batch) requests of 20), never one call per user. Past 2,000
+    pending pairs a poll is one listing of the tenant instead, matched locally, and compared with Graph's
+    count of the users (a warning when they differ).
   - Read-only.
 author:
   - hybrid.identity maintainers (@hybrid-identity)
@@ -214,6 +216,13 @@ ARGUMENT_SPEC = {
 }
 
 
+def read_users(graph, request, warnings: list[str]) -> list[dict]:
+    """One poll's users: filters, or past a few thousand pairs one listing of the tenant (checked against its count)."""
+    found = find_cloud_users(graph, request)
+    warnings.extend(found.warnings)
+    return found.users
+
+
 def main():
     module = AnsibleModule(argument_spec=GRAPH_AUTH_SPEC | ARGUMENT_SPEC, supports_check_mode=True)
     if GRAPH_IMPORT_ERROR is not None:
@@ -226,11 +235,14 @@ def main():
     try:
         expected = [ExpectedJoin.from_param(entry, position)
                     for position, entry in enumerate(module.params["expected"])]
+        warnings: list[str] = []
         with GraphClient(GraphSettings.from_params(module.params)) as graph:
-            verification = verify_joins(lambda request: find_cloud_users(graph, request).users, expected,
+            verification = verify_joins(lambda request: read_users(graph, request, warnings), expected,
                                         timeout, poll_interval, once=module.check_mode)
     except HybridIdentityError as err:
         module.fail_json(msg=str(err), hint=err.hint)
+    for warning in dict.fromkeys(warnings):  # each poll may warn the same
+        module.warn(warning)
 
     failed = verification.failed
     outcome = {

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 
-from ansible_collections.hybrid.identity.plugins.module_utils._cloud_users import read_admin_roles
+from ansible_collections.hybrid.identity.plugins.module_utils._cloud_users import list_users, read_admin_roles
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_errors import MissingPermission
 
 ONPREM_ATTRIBUTES = (
@@ -60,10 +60,10 @@ def onprem_record(user) -> dict:
     }
 
 
-def read_cloud_users(client) -> list[dict]:
-    """The whole tenant's users in one paged listing, joined locally (no per-user calls)."""
-    params = {"$select": CLOUD_USER_SELECT, "$top": PAGE_SIZE}
-    return [user for page in client.pages("/users", params) for user in page]
+def read_cloud_users(client, count_check: str = "warn", warnings: list[str] | None = None) -> list[dict]:
+    """The whole tenant's users in one paged listing, joined locally (no per-user calls), checked against
+    ``$count`` as ``count_check`` says (a mismatch goes into ``warnings``)."""
+    return list_users(client, CLOUD_USER_SELECT, count_check, [] if warnings is None else warnings)
 
 
 class CloudReader:

@@ -20,6 +20,8 @@ description:
   - Follows the collection's rule book (C(docs/soft-match-rules.md)); outcome and finding codes are
     listed under RV(results).
   - Read-only. Reports are files on the controller, written in check mode too.
+  - What the task returns stays small at any size: by default only the users that need attention
+    (O(return_results)). The reports hold every user.
 author:
   - hybrid.identity maintainers (@hybrid-identity)
 extends_documentation_fragment:
@@ -102,8 +104,31 @@ options:
     default: mS-DS-ConsistencyGuid
   report_dir:
     description:
-      - A directory on the controller to write reports into, created when missing.
+      - A directory on the controller to write reports into, created when missing. The reports hold every
+        user in scope, whatever O(return_results) says.
     type: path
+  return_results:
+    description:
+      - Which users RV(results) lists. RV(summary) and RV(counts) always cover every user.
+      - V(attention) lists the users that need a person before the sync, those whose outcome is V(conflict),
+        V(blocked) or V(invalid) or who have a finding of severity V(error) or V(warning).
+      - V(all) lists every user in scope, as the C(hybrid.identity.sync_candidates) filter needs. At tens of
+        thousands of users that is a result of tens of megabytes for the controller to hold; the reports are
+        the better place to read them.
+      - V(none) lists nobody.
+    type: str
+    choices: [attention, all, none]
+    default: attention
+  count_check:
+    description:
+      - What to do when the listing of the tenant's users returns a number that differs from
+        C(/users/$count) by more than its lag allows (one in a thousand, and at least 5; the count is
+        eventually consistent). Users missing from the listing would be predicted as new users.
+      - V(warn) warns and goes on, V(fail) fails the task, V(skip) does not ask for the count.
+      - Used only when the cloud users are read from Graph.
+    type: str
+    choices: [warn, fail, skip]
+    default: warn
   report_formats:
     description:
       - The reports to write into O(report_dir). V(html) is a single page with a chart and a table that
@@ -150,7 +175,8 @@ EXAMPLES = r"""
 RETURN = r"""
 results:
   description:
-    - One entry per on-prem user in scope.
+    - One entry per on-prem user in scope that O(return_results) asks for; by default those that need
+      attention.
     - C(outcome) is one of V(already_synced), V(hard_match), V(soft_match_smtp), V(soft_match_upn), V(new_user),
       V(conflict), V(blocked), V(invalid), V(excluded).
     - C(findings) codes are V(admin_role), V(soft_match_blocked), V(hard_match_takeover_blocked),
@@ -230,7 +256,7 @@ results:
           type: list
           elements: dict
 summary:
-  description: Counts per outcome and per finding code.
+  description: Counts per outcome and per finding code, over every user in scope.
   returned: always
   type: dict
   sample: {"outcomes": {"soft_match_smtp": 812, "new_user": 3}, "findings": {"primary_smtp_will_change": 41}}
@@ -246,10 +272,15 @@ counts:
   description: How many objects were read from each side.
   returned: always
   type: dict
-  sample: {"onprem_users": 815, "cloud_users": 790, "cloud_objects": 12}
+  sample: {"onprem_users": 815, "cloud_users": 790, "cloud_objects": 12, "results": 44}
+  contains:
+    results:
+      description: How many users RV(results) lists.
+      type: int
 """
 
 import datetime
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -295,7 +326,12 @@ ARGUMENT_SPEC = {
         "choices": ["json", "csv", "html"],
         "default": ["json", "csv", "html"],
     },
+    "return_results": {"type": "str", "choices": ["attention", "all", "none"], "default": "attention"},
+    "count_check": {"type": "str", "choices": ["warn", "fail", "skip"], "default": "warn"},
 }
+# The outcomes whose sync a person must look at first (the refusals and the duplicates).
+ATTENTION_OUTCOMES = frozenset({"conflict", "blocked", "invalid"})
+ATTENTION_SEVERITIES = frozenset({"error", "warning"})
 
 
 def optional(spec):
@@ -303,16 +339,24 @@ def optional(spec):
     return {name: dict(option, required=False) for name, option in spec.items()}
 
 
-def onprem_side(params):
+def both_sides(params, warnings):
+    """((on-prem users, scope), (cloud users, cloud objects, tenant)).
+
+    The two reads overlap: Graph's pages are fetched and decoded in a thread while the domain
+    controller pages the scope, so the run costs about the longer read, not their sum. The AD
+    bind comes first, so bad AD credentials fail before Graph is asked for anything.
+    """
     if params["onprem_users"] is not None:
-        return params["onprem_users"], "given as data"
+        return (params["onprem_users"], "given as data"), cloud_side(params, warnings)
     if not params["ad_server"]:
         raise HybridIdentityError("no on-prem users to check", hint="give ad_server (and credentials) or onprem_users")
-    with AdSession(AdSettings.from_params(params)) as ad:
+    with AdSession(AdSettings.from_params(params)) as ad, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph") as pool:
+        cloud = pool.submit(cloud_side, params, warnings)
         scope = params["search_base"] or ad.base_dn
-        return read_onprem_users(ad, scope, params["ldap_filter"]), scope + (
-            f" {params['ldap_filter']}" if params["ldap_filter"] else ""
-        )
+        onprem_users = read_onprem_users(ad, scope, params["ldap_filter"])
+        scope_text = scope + (f" {params['ldap_filter']}" if params["ldap_filter"] else "")
+        return (onprem_users, scope_text), cloud.result()
 
 
 def cloud_side(params, warnings):
@@ -333,7 +377,7 @@ def cloud_side(params, warnings):
         # the reader writes into `warnings` as it goes: a later failure still reports them
         reader = CloudReader(client, warnings)
         if given_users is None:
-            users = read_cloud_users(client)
+            users = read_cloud_users(client, params["count_check"], warnings)
             objects = reader.mail_objects() if params["cloud_objects"] is None else params["cloud_objects"]
             roles = reader.admin_roles()
         else:
@@ -347,6 +391,21 @@ def cloud_side(params, warnings):
         objects,
         merge_tenant(params, domains, features),
     )
+
+
+def needs_attention(row: dict) -> bool:
+    """Whether a person should look at this user before the sync: a refusal, a duplicate, or what they would notice."""
+    return row["outcome"] in ATTENTION_OUTCOMES or any(
+        finding["severity"] in ATTENTION_SEVERITIES for finding in row["findings"])
+
+
+def returned_rows(rows: list[dict], which: str) -> list[dict]:
+    """The rows ``return_results`` asks for."""
+    if which == "all":
+        return rows
+    if which == "none":
+        return []
+    return [row for row in rows if needs_attention(row)]
 
 
 def warn_all(module, warnings):
@@ -366,8 +425,7 @@ def main():
 
     warnings = []
     try:
-        onprem_users, scope = onprem_side(module.params)
-        cloud_users, cloud_objects, tenant = cloud_side(module.params, warnings)
+        (onprem_users, scope), (cloud_users, cloud_objects, tenant) = both_sides(module.params, warnings)
         results = predict(
             onprem_users, CloudIndex.build(cloud_users, cloud_objects), tenant, module.params["source_anchor"]
         )
@@ -377,14 +435,16 @@ def main():
 
     rows = [result.as_dict() for result in results]
     summary = summarize(results)
+    returned = returned_rows(rows, module.params["return_results"])
     outcome = {
         "changed": False,
-        "results": rows,
+        "results": returned,
         "summary": summary,
         "counts": {
             "onprem_users": len(onprem_users),
             "cloud_users": len(cloud_users),
             "cloud_objects": len(cloud_objects),
+            "results": len(returned),
         },
     }
     if module.params["report_dir"]:

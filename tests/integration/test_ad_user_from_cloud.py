@@ -66,7 +66,7 @@ def test_creates_the_users_with_the_cloud_addresses_so_the_next_sync_soft_matche
 
     check = {"name": "Predict", "hybrid.identity.soft_match_check": {
         name: f"{{{{ {name} }}}}" for name in (*AD_OPTIONS, *GRAPH_OPTIONS)} | {
-        "search_base": "OU=New,{{ lab_scenario_ou }}"}}
+        "search_base": "OU=New,{{ lab_scenario_ou }}", "return_results": "all"}}
     completed, prediction = task_result(check, extra_vars_files=(lab.vars_path,))
 
     assert not prediction.get("failed"), completed.stdout

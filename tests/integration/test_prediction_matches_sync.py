@@ -42,7 +42,7 @@ def soft_match_check(lab_vars: dict, search_base: str, scratch: Path) -> dict:
     """The module's result, its arguments given as Ansible hands them over."""
     arguments = scratch / "args.json"
     arguments.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
-        **{name: lab_vars[name] for name in CONNECTION}, "search_base": search_base}}))
+        **{name: lab_vars[name] for name in CONNECTION}, "search_base": search_base, "return_results": "all"}}))
     env = ansible_env() | {"PYTHONPATH": str(COLLECTIONS)}
     done = subprocess.run([sys.executable, "-m", MODULE, str(arguments)], capture_output=True, text=True, env=env,
                           timeout=300, check=False)

@@ -95,10 +95,11 @@ def test_five_thousand_users_in_one_call_with_one_paged_search_and_one_paged_lis
         completed, result = task_result(check_task(search_base=scope), extra_vars_files=(bulk_tenant.vars_path,))
 
     assert not result.get("failed"), completed.stdout[-3000:]
-    assert result["counts"] == {"onprem_users": USERS, "cloud_users": USERS, "cloud_objects": 0}
+    assert result["counts"] == {"onprem_users": USERS, "cloud_users": USERS, "cloud_objects": 0, "results": USERS}
     assert result["summary"]["outcomes"] == {"soft_match_smtp": USERS}
     routes = emulator.requests(log=False)["routes"]
     assert routes["GET /v1.0/users"] == math.ceil(USERS / 999)  # the pages of one listing
+    assert routes.pop("GET /v1.0/users/$count") == 1              # and its length checked against Graph's count
     assert not any(route.startswith(("GET /v1.0/users/", "POST /v1.0/$batch")) for route in routes)
     assert sum(routes.values()) <= math.ceil(USERS / 999) + 8  # plus domains, switches, roles, groups, contacts
     # One paged search: its pages are the only searches of the scope, all alike, all on one connection.

@@ -29,7 +29,9 @@ def connection(*names) -> dict:
 def check_task(**options) -> dict:
     return {
         "name": "Predict the next sync",
-        "hybrid.identity.soft_match_check": connection(*AD_OPTIONS, *GRAPH_OPTIONS) | options,
+        # every user, unless a test asks for less: the tests read the prediction of each
+        "hybrid.identity.soft_match_check": connection(*AD_OPTIONS, *GRAPH_OPTIONS) | {"return_results": "all"}
+        | options,
     }
 
 
@@ -105,6 +107,7 @@ def test_data_instead_of_connections(lab_vars):
     task = {
         "name": "Predict from data",
         "hybrid.identity.soft_match_check": {
+            "return_results": "all",
             "onprem_users": [
                 {
                     "distinguishedName": "CN=user,OU=Staff,DC=contoso,DC=com",

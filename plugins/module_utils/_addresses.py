@@ -183,6 +183,11 @@ def _shown(chars: Iterable[str]) -> str:
     return " ".join(repr(c) for c in sorted(set(chars)))
 
 
+# Printable ASCII without (or with) the space: no whitespace, control or non-ASCII character can be in it.
+_PRINTABLE = re.compile(r"[!-~]*")
+_PRINTABLE_OR_SPACE = re.compile(r"[ -~]*")
+
+
 def _is_control(char: str) -> bool:
     """ASCII control characters other than whitespace (whitespace has its own rule)."""
     return (ord(char) < 32 or ord(char) == 127) and not char.isspace()
@@ -191,6 +196,8 @@ def _is_control(char: str) -> bool:
 def _character_problems(value: str, subject: str, forbidden: frozenset[str],
                         space_allowed: bool = False) -> list[Problem]:
     """Whitespace, non-ASCII and forbidden characters (rule book §1, IdFix's character rules)."""
+    if (_PRINTABLE_OR_SPACE if space_allowed else _PRINTABLE).fullmatch(value) and forbidden.isdisjoint(value):
+        return []  # the common case, decided without looking at each character in Python
     problems = []
     spaces = [c for c in value if c.isspace() and not (space_allowed and c == " ")]
     if spaces:

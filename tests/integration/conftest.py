@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.integration._graph_lab import graph, graph_lab  # noqa: F401 - fixtures for every test file
 from tests.lab import Lab
 
 

@@ -19,14 +19,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import Malf
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_errors import Throttled
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_retry import RetryPolicy
 from tests.integration._ansible import run_module
-from tests.integration.test_cloud_user_lookup import (  # noqa: F401 - the fixtures this file shares
-    USERS,
-    GraphLab,
-    bulk_users,
-    graph,
-    graph_lab,
-    graph_tries,
-)
+from tests.integration._graph_lab import USERS, GraphLab, bulk_users, graph_tries
 
 TENANT_SIZE = 2500          # three listing pages of 999
 SPOILERS = ["empty", "novalue", "truncated", "502", "500"]
@@ -135,7 +128,7 @@ def test_a_busy_identity_platform_is_asked_again(graph: GraphLab, busy: list[str
 
 def test_an_identity_platform_that_stays_busy_is_not_called_an_unknown_tenant(graph: GraphLab):
     graph.emulator.set_faults(token_script=["none"] + ["429"] * 3, retry_after=0)
-    with pytest.raises(Throttled, match="identity platform at .* still answered 429 after 3 tries"), \
+    with pytest.raises(Throttled, match=r"identity platform at .* still answered 429 after 3 tries"), \
             graph.client(QUICK) as client:
         client.token()
 

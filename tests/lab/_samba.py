@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import ssl
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -42,6 +43,12 @@ EXCHANGE_ATTRIBUTES = (("mailNickname", "1.2.840.113556.1.2.447", "ms-Exch-Mail-
 
 
 LOAD_TIMEOUT = 600  # seconds for one LDAP answer while loading
+# A scenario of this many users is a big tenant (a benchmark's). Samba adds 50 to 150 users a second
+# whichever way they arrive and deletes slower still, so a big tenant is never deleted object by object
+# (the domain is provisioned afresh, keeping its password), and the directory is kept as a snapshot for
+# the next load of the same section.
+BIG_SCENARIO = 2000
+SNAPSHOTS_KEPT = 2
 
 
 class SambaError(LabError):
@@ -83,6 +90,8 @@ class SambaDC:
 
     def down(self, purge: bool = False) -> None:
         self.stop()
+        if purge:
+            shutil.rmtree(self.snapshots, ignore_errors=True)
         if purge and self.root.exists():
             shutil.rmtree(self.root)
 
@@ -101,18 +110,86 @@ class SambaDC:
         parse_ad_section(scenario.get("ad"), SCENARIO_OU)
 
     def load(self, scenario: dict) -> dict:
-        """Replace what an earlier scenario loaded with the scenario's `ad:` section."""
+        """Replace what an earlier scenario loaded with the scenario's `ad:` section.
+
+        A big section comes from its snapshot when one was kept; after a big scenario the domain
+        is provisioned afresh rather than emptied object by object.
+        """
+        section = scenario.get("ad") or {}
+        users = len(section.get("users") or ())
+        previous = _state.read_section(self.lab_dir, self.name)
+        key = self._snapshot_key(section) if users >= BIG_SCENARIO else None
+        if key is not None:
+            restored = self._restore_snapshot(key)
+            if restored is not None:
+                return restored
+        if max(len(previous.get("users") or ()), previous.get("loading_users", 0)) >= BIG_SCENARIO:
+            self.provision(password=self.admin_password)
+        summary = self._load_over_ldap(section, users)
+        if key is not None:
+            self._take_snapshot(key, summary)
+        return summary
+
+    def _load_over_ldap(self, section: dict, users: int) -> dict:
         try:
             # Samba tree-deletes a large earlier scenario (thousands of users) for minutes.
             connection = self.connect(timeout=LOAD_TIMEOUT)
         except (LDAPException, OSError) as err:
             raise SambaError(f"the lab AD does not answer ({err}): run `python -m tests.lab up`") from err
-        # Until this load succeeds, no state from the previous scenario may be trusted.
-        _state.write_section(self.lab_dir, self.name, {})
+        # Until this load succeeds, no state from the previous scenario may be trusted; how big it was to be
+        # is kept, so that a failed big load is not emptied object by object either.
+        _state.write_section(self.lab_dir, self.name, {"loading_users": users})
         with connection:
-            state, summary = load_ad_section(connection, SCENARIO_OU, scenario.get("ad") or {})
+            state, summary = load_ad_section(connection, SCENARIO_OU, section)
         _state.write_section(self.lab_dir, self.name, state)
         return summary
+
+    # --- snapshots of big scenarios ---------------------------------------------------
+
+    @property
+    def snapshots(self) -> Path:
+        return self.lab_dir / "snapshots"
+
+    def _snapshot_key(self, section: dict) -> str:
+        """The section, the domain's password and the loader's code: a snapshot is reused only for all three."""
+        digest = hashlib.sha256(json.dumps(section, sort_keys=True, default=str).encode())
+        digest.update(self.admin_password.encode())
+        digest.update(Path(load_ad_section.__code__.co_filename).read_bytes())
+        return digest.hexdigest()[:24]
+
+    def _take_snapshot(self, key: str, summary: dict) -> None:
+        """Copy the stopped domain's files and the load's state under snapshots/ad-<key>; keep the newest few."""
+        target = self.snapshots / f"ad-{key}"
+        partial = self.snapshots / f".ad-{key}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        self.stop()
+        try:
+            shutil.copytree(self.root, partial / "samba", ignore=_not_copied)
+        finally:
+            self.start()
+        (partial / "load.json").write_text(json.dumps({"state": _state.read_section(self.lab_dir, self.name),
+                                                       "summary": summary}))
+        shutil.rmtree(target, ignore_errors=True)
+        partial.rename(target)
+        kept = sorted(self.snapshots.glob("ad-*"), key=lambda path: path.stat().st_mtime, reverse=True)
+        for old in kept[SNAPSHOTS_KEPT:]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _restore_snapshot(self, key: str) -> dict | None:
+        """The domain as the snapshot holds it, and the summary of its load; None without a snapshot."""
+        source = self.snapshots / f"ad-{key}"
+        if not (source / "load.json").exists():
+            return None
+        started = time.monotonic()
+        saved = json.loads((source / "load.json").read_text())
+        self.stop()
+        _state.write_section(self.lab_dir, self.name, {})
+        shutil.rmtree(self.root)
+        shutil.copytree(source / "samba", self.root)
+        self.start()
+        _state.write_section(self.lab_dir, self.name, saved["state"])
+        os.utime(source)  # the newest used is the last pruned
+        return saved["summary"] | {"restored_from_snapshot": True, "seconds": round(time.monotonic() - started, 2)}
 
     # --- connection -----------------------------------------------------------------
 
@@ -165,15 +242,18 @@ class SambaDC:
 
     # --- lifecycle ----------------------------------------------------------------
 
-    def provision(self) -> None:
-        """Create a fresh domain in the lab directory, start it and prepare it for scenarios."""
+    def provision(self, password: str | None = None) -> None:
+        """Create a fresh domain in the lab directory, start it and prepare it for scenarios.
+
+        ``password`` keeps the administrator's password of the domain it replaces, so lab_vars.yml stays true.
+        """
         self.stop()
         self._ensure_port_free()
         if self.root.exists():
             shutil.rmtree(self.root)
         self.root.mkdir(parents=True)
         _state.write_section(self.lab_dir, self.name, {})  # the old domain's objects are gone
-        password = "Lab1-" + secrets.token_urlsafe(15)
+        password = password or "Lab1-" + secrets.token_urlsafe(15)
         # An empty config file keeps the host's /etc/samba/smb.conf out of the provision.
         empty_conf = self.root / "provision.conf"
         empty_conf.write_text("")
@@ -342,6 +422,16 @@ class SambaDC:
         if done.returncode != 0:
             output = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
             raise SambaError(f"{what} failed ({done.returncode}):\n{output}\n{self._log_tail()}")
+
+
+def _not_copied(directory: str, names: list[str]) -> set[str]:
+    """What a snapshot leaves out: the run and log folders, and sockets (the daemon makes them anew)."""
+    left_out = {"run", "log"} & set(names)
+    for name in names:
+        with contextlib.suppress(OSError):
+            if stat.S_ISSOCK(os.lstat(os.path.join(directory, name)).st_mode):
+                left_out.add(name)
+    return left_out
 
 
 def create_service(lab_dir: Path | str) -> SambaDC:

@@ -137,8 +137,12 @@ ansible-lint: venv
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint
 
-bench: venv
+# The predictor alone (time and memory targets), then soft_match_check end to end through ansible-playbook
+# against the lab, as ratios to the floor measured in the same run (tests/bench/e2e.py).
+BENCH_SIZES ?= 10000 50000 100000
+bench: lab-up
 	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench.e2e --sizes $(BENCH_SIZES)
 
 clean: lab-down
 	rm -rf $(BUILD) build $(VENV) $(VENV_OLDEST) $(VENV_SANITY)

@@ -21,10 +21,11 @@ description:
     searches; each restored user is written with one LDAP modify addressed by its objectGUID, which deletes the
     exact current values. A change made meanwhile makes that modify fail instead of being overwritten.
   - Every record is checked before it is used. Its digest must match (a torn, corrupted or edited record is
-    refused). Its C(before) must pass the checks M(hybrid.identity.ad_user_smtp) applies to what it writes. That
-    means one primary SMTP address, well-formed values wherever the restore would add a value the user does not hold now,
-    and a UPN in a domain the user holds. It may hold only the values a journal holds. A user with a refused
-    record is not restored at all and is listed under RV(not_restored); the others are still restored.
+    refused). Its C(before) must pass the checks M(hybrid.identity.ad_user_smtp) applies to what it writes.
+    That means one primary SMTP address, well-formed values wherever the restore would add a value the user
+    does not hold now, and a UPN in a domain the user holds. It may hold only the values a journal holds. A
+    user with a refused record is not restored at all and is listed under RV(not_restored); the others are
+    still restored.
   - A torn last record, left by an alignment killed while appending, describes a write that never happened.
     It is skipped with a warning and blocks nothing.
   - Journals written before records carried a digest are read with a warning, unless O(journal_key) is set.

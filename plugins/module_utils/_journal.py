@@ -22,6 +22,7 @@ reading reports it as torn rather than refusing the journal.
 from __future__ import annotations
 
 import datetime
+import fcntl
 import hashlib
 import hmac
 import json
@@ -317,6 +318,8 @@ def append_records(path: str, records: Sequence[JournalRecord], key: str | None 
         # the journal holds addresses of people: readable by its owner only
         descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(descriptor, "r+b") as journal:
+            # another run appending at the same time must not see its half-written batch as a torn tail
+            fcntl.flock(journal.fileno(), fcntl.LOCK_EX)
             torn = _ends_torn(journal)
             text = ("\n" if torn else "") + "".join(record.as_json(key) + "\n" for record in records)
             journal.write(text.encode("utf-8"))

@@ -9,9 +9,12 @@ brought from a record's `after` back to its `before` with one exact delete+add; 
 values are neither (changed since) is refused and reported, never overwritten.
 
 A record is used only if its `before` passes the checks ad_user_smtp applies to what it writes
-(rule book §1): one primary SMTP address, well-formed values wherever the restore would add one
-the user does not hold now, a UPN in a domain the user holds. A user with a damaged record (not
-a torn one) or a record that fails those checks is not restored at all, and is named.
+(rule book §1): no address the user does not hold now in any case (an alignment never removes
+one), well-formed values wherever the restore would write a new one, a UPN in a domain the user
+holds. Values the user holds, re-cased into two primaries as the user had them before the
+alignment, are restored with a warning, as ad_user_smtp warns of problems a user holds already.
+A user with a damaged record (not a torn one) or a record that fails those checks is not
+restored at all, and is named.
 
 Pure: standard library only, no Ansible, no I/O.
 """
@@ -39,8 +42,10 @@ from ansible_collections.hybrid.identity.plugins.module_utils._journal import (
     same_state,
 )
 
-# whole-attribute rules of ad_user_smtp that a restored proxyAddresses must keep, whatever it held before
+# ad_user_smtp's rules on a whole proxyAddresses attribute (one primary per type, no duplicate, the size)
 _ATTRIBUTE_RULES = frozenset({"two_primaries", "duplicate_value", "too_many_addresses"})
+# a mail in a private domain (.local) is common on-prem; ad_user_smtp keeps one, the sync flags it (rule book §1)
+_KEPT_RULES = frozenset({"unroutable_domain"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,7 @@ class UserRestore:
     changes: tuple = field(default=())
     problem: str | None = None
     journaled_dn: str | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -72,7 +78,7 @@ class UserRestore:
                 "journaled_dn": self.journaled_dn or self.distinguished_name, "changed": self.changed,
                 "before": self.current, "after": self.target, "runs": list(self.runs),
                 "refused": self.refusal is not None, "reason": self.refusal or self.problem,
-                "refused_run": self.refused_run}
+                "refused_run": self.refused_run, "warnings": list(self.warnings)}
 
     @property
     def diff(self) -> dict:
@@ -91,12 +97,14 @@ def records_backwards(records: Iterable[JournalRecord], run_id: str | None = Non
     return [record for users in reversed(runs.values()) for record in reversed(users.values())]
 
 
-def before_problems(record: JournalRecord) -> list[str]:
-    """Why the record's `before` must not be written back, by the rules ad_user_smtp applies (rule book §1).
+def before_problems(record: JournalRecord) -> tuple[list[str], list[str]]:
+    """(why the record's `before` must not be written back, what to warn of when it is), by ad_user_smtp's rules.
 
-    A value the user holds in `after` (what the alignment left, and what the user must hold for the
-    restore to write) is in the directory already; a value the restore would add is checked as a
-    requested one. The alignment never removes a value, so a valid journal adds none but re-cased ones.
+    ad_user_smtp refuses a problem its request creates and warns of one the user holds already (rule
+    book §1). Here the user holds `after` (the restore writes only when the user holds it exactly), and
+    the alignment never removes a value, so a valid record's `before` holds no address `after` lacks in
+    any case: such a value is refused, checked as a new one. The same holds for the other values: a
+    value the user holds now is not judged again.
     """
     before, after = record.before, record.after
     held = {_proxy_key(value) for value in after.get("proxyAddresses") or ()}
@@ -104,13 +112,18 @@ def before_problems(record: JournalRecord) -> list[str]:
         value.lower() for value in (after.get("mail"),) if value}
     problems = []
     values = before.get("proxyAddresses") or []
-    problems += [v.message for v in validate_proxy_addresses(values) if v.rule in _ATTRIBUTE_RULES]
     for value in values:
         if _proxy_key(value) not in held:
-            problems += [v.message for v in validate_proxy_address(value)]
+            checked = [v.message for v in validate_proxy_address(value)]
+            problems.append(f"proxyAddresses {value!r} is not held by the user in any case, and an alignment never "
+                            f"removes an address{': ' if checked else ''}{' '.join(checked)}")
+    whole = [v.message for v in validate_proxy_addresses(values) if v.rule in _ATTRIBUTE_RULES]
+    # made of values the user holds, re-cased: as the user was before the alignment, so restored and warned of
+    warnings = [f"restored as before the alignment: {message}" for message in whole] if not problems else []
+    problems += whole if problems else []
     mail = before.get("mail")
     if mail and mail.lower() not in held_smtp and mail != after.get("mail"):
-        problems += [f"mail: {v.message}" for v in validate_smtp_address(mail)]
+        problems += [f"mail: {v.message}" for v in validate_smtp_address(mail) if v.rule not in _KEPT_RULES]
     problems += _upn_problems(before.get("userPrincipalName"), after, held_smtp)
     nickname = before.get("mailNickname")
     if nickname and nickname != after.get("mailNickname"):
@@ -123,7 +136,7 @@ def before_problems(record: JournalRecord) -> list[str]:
             anchor_bytes(anchor)
         except AnchorError as err:
             problems.append(f"consistency_guid: {err}")
-    return problems
+    return problems, warnings
 
 
 def _upn_problems(upn: str | None, after: Mapping, held_smtp: set[str]) -> list[str]:
@@ -160,13 +173,16 @@ def plan_restore(records: Iterable[JournalRecord], current: Mapping[str, tuple[s
         if line.object_guid and not line.torn:
             untrusted.setdefault(line.object_guid, f"journal line {line.line} about it is refused: {line.reason}")
     steps: dict[str, list[JournalRecord]] = {}
+    warned: dict[str, list[str]] = {}
     for record in records_backwards(records, run_id):
         steps.setdefault(record.object_guid, []).append(record)
-        problems = before_problems(record)
+        problems, warnings = before_problems(record)
+        warned.setdefault(record.object_guid, []).extend(warnings)
         if problems and record.object_guid not in untrusted:
             untrusted[record.object_guid] = (f"journal line {record.line} (run {record.run_id}) would write back "
                                               f"values ad_user_smtp refuses: {' '.join(problems)}")
-    plans = [_restore_user(guid, chain, current.get(guid), untrusted.get(guid)) for guid, chain in steps.items()]
+    plans = [_restore_user(guid, chain, current.get(guid), untrusted.get(guid), tuple(warned[guid]))
+             for guid, chain in steps.items()]
     # users only damaged lines name: nothing of theirs can be trusted
     for guid, problem in untrusted.items():
         if guid not in steps:
@@ -177,7 +193,7 @@ def plan_restore(records: Iterable[JournalRecord], current: Mapping[str, tuple[s
 
 
 def _restore_user(guid: str, chain: list[JournalRecord], found: tuple[str, dict] | None,
-                  problem: str | None) -> UserRestore:
+                  problem: str | None, warnings: tuple[str, ...] = ()) -> UserRestore:
     newest = chain[0]
     if problem:
         dn, now = found if found else (newest.distinguished_name, {})
@@ -202,8 +218,9 @@ def _restore_user(guid: str, chain: list[JournalRecord], found: tuple[str, dict]
                                refusal=f"{dn} was changed since run {record.run_id} wrote it ({changed} differ from "
                                        "what the journal says was written); restore it by hand or leave it",
                                journaled_dn=newest.distinguished_name)
-    return UserRestore(guid, dn, now, state, tuple(undone), changes=restore_changes(now, state),
-                       journaled_dn=newest.distinguished_name)
+    changes = restore_changes(now, state)
+    return UserRestore(guid, dn, now, state, tuple(undone), changes=changes, journaled_dn=newest.distinguished_name,
+                       warnings=warnings if changes else ())
 
 
 def restore_changes(current: Mapping, target: Mapping) -> tuple:

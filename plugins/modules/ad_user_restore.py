@@ -22,10 +22,13 @@ description:
     exact current values. A change made meanwhile makes that modify fail instead of being overwritten.
   - Every record is checked before it is used. Its digest must match (a torn, corrupted or edited record is
     refused). Its C(before) must pass the checks M(hybrid.identity.ad_user_smtp) applies to what it writes.
-    That means one primary SMTP address, well-formed values wherever the restore would add a value the user
-    does not hold now, and a UPN in a domain the user holds. It may hold only the values a journal holds. A
-    user with a refused record is not restored at all and is listed under RV(not_restored); the others are
-    still restored.
+    It may hold no address the user does not hold now in any case, since an alignment never removes one. A new
+    C(mail), C(mailNickname) or UPN must be well formed, and a UPN in a domain the user holds. It may hold only
+    the values a journal holds. A user with a refused record is not restored at all and is listed under
+    RV(not_restored); the others are still restored.
+  - Like M(hybrid.identity.ad_user_smtp), the restore does not refuse a problem the user held already. A user
+    whose values before the alignment held two primary SMTP addresses, which the alignment fixed, gets them
+    back with a warning.
   - A torn last record, left by an alignment killed while appending, describes a write that never happened.
     It is skipped with a warning and blocks nothing.
   - Journals written before records carried a digest are read with a warning, unless O(journal_key) is set.
@@ -106,6 +109,12 @@ restored:
       type: dict
     runs:
       description: The runs undone, newest first.
+      type: list
+      elements: str
+    warnings:
+      description:
+        - What the restored values break that the user broke before the alignment too, such as two primary SMTP
+          addresses the alignment had fixed. They are restored as they were, and each is also a task warning.
       type: list
       elements: str
 refused:
@@ -244,6 +253,9 @@ def main():
 
     for warning in reading.warnings:
         module.warn(warning)
+    for restore in done:
+        for warning in restore.warnings:
+            module.warn(f"{restore.distinguished_name}: {warning}")
     result = {
         "changed": bool(done),
         "restored": [restore.as_dict() for restore in done],

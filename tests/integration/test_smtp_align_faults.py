@@ -12,13 +12,15 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration._ansible import start_playbook
-from tests.integration._ldif import snapshot
+from tests.integration._ansible import ansible_env, start_playbook
+from tests.integration._ldif import highest_committed_usn, snapshot
 from tests.integration.test_smtp_align import (
     AD_OPTIONS,
     GRAPH_OPTIONS,
@@ -26,6 +28,7 @@ from tests.integration.test_smtp_align import (
     by_name,
     comparable,
     connection,
+    recap,
     with_result,
 )
 
@@ -349,6 +352,37 @@ def test_the_dc_paused_mid_restore_fails_listing_the_users_a_rerun_restores(crow
     assert comparable(snapshot(lab_vars, lab_vars["lab_scenario_ou"])) == comparable(crowded)
 
 
+def test_the_restore_playbook_fails_when_the_dc_is_paused_mid_restore(crowded, lab, lab_vars, tmp_path):
+    journal = tmp_path / "journal.jsonl"
+    aligned = run_now(lab, "hybrid.identity.smtp_align", align_options(lab_vars, journal), tmp_path, "aligned")
+    assert not aligned.get("failed"), aligned.get("msg")
+    written = snapshot(lab_vars, lab_vars["lab_scenario_ou"])
+
+    with SlowLdap(lab_vars, delay=0.1) as slow:
+        command = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,",
+                   "hybrid.identity.restore", "-e", f"@{lab.vars_path}",
+                   "-e", json.dumps({"restore_journal_path": str(journal), "ad_server": slow.url})]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   env=ansible_env() | {"HYBRID_AD_TIMEOUT": str(AD_TIMEOUT)}, start_new_session=True)
+        wait_until(lambda: len(changed_since(lab_vars, written)) >= 3, process)
+        with samba_paused(lab):
+            output = process.communicate(timeout=240)[0]
+
+    completed = subprocess.CompletedProcess(command, process.returncode, output, "")
+    assert process.returncode != 0 and recap(completed)[1] == 1, output
+    assert "were not restored" in output and "run the same restore again" in output
+    assert "not restored: [" in output and "refused: []" in output  # what the play shows after the failure
+    again = collection_restore(lab, journal)
+    assert again.returncode == 0 and recap(again)[1] == 0, again.stdout
+    assert comparable(snapshot(lab_vars, lab_vars["lab_scenario_ou"])) == comparable(crowded)
+
+
+def collection_restore(lab, journal: Path):
+    command = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", "hybrid.identity.restore",
+               "-e", f"@{lab.vars_path}", "-e", json.dumps({"restore_journal_path": str(journal)})]
+    return subprocess.run(command, capture_output=True, text=True, env=ansible_env(), timeout=300, check=False)
+
+
 # --- torn and edited journals -------------------------------------------------------------------------
 
 
@@ -408,3 +442,21 @@ def test_a_signed_journal_edited_without_the_key_is_refused_for_that_user_only(c
     assert "mallory@contoso.com" not in json.dumps(now)
     others = [entry for entry in comparable(list(now.values())) if not entry["dn"].startswith(f"CN={victim},")]
     assert others == [entry for entry in comparable(crowded) if not entry["dn"].startswith(f"CN={victim},")]
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    ("\n".join(["journal"] * 3).encode("utf-16"), "is not UTF-8 text"),
+    (json.dumps({"version": 1, "run_id": "r", "time": "t", "distinguished_name": "CN=x", "object_guid": "{12-34}",
+                 "before": {}, "after": {}}).encode() + b"\n", "is not a GUID"),
+], ids=["utf16", "malformed_guid"])
+def test_a_journal_that_is_not_utf8_or_holds_a_malformed_guid_gets_a_message_and_changes_nothing(
+        crowded, lab, lab_vars, tmp_path, content, says):
+    journal = tmp_path / "journal.jsonl"
+    journal.write_bytes(content)
+    usn = highest_committed_usn(lab_vars)
+
+    result = run_now(lab, "hybrid.identity.ad_user_restore", restore_options(journal), tmp_path, "restored")
+
+    assert result["failed"] is True and says in result["msg"] and "line 1" in result["msg"], result
+    assert result["hint"] and "Traceback" not in json.dumps(result) and "Error" not in result["msg"]
+    assert highest_committed_usn(lab_vars) == usn

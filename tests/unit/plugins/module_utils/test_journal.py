@@ -291,12 +291,13 @@ def test_a_valid_journal_passes_the_address_rules_even_with_an_old_unroutable_pr
     local = state("SMTP:adele@contoso.local", mail="adele@contoso.local")
     aligned = state("SMTP:Adele.Vance@contoso.com", "smtp:adele@contoso.local", mail="Adele.Vance@contoso.com")
 
-    assert before_problems(record("run1", ORIGINAL, ALIGNED)) == []
-    assert before_problems(record("run1", local, aligned)) == []  # held now, only re-cased back
+    assert before_problems(record("run1", ORIGINAL, ALIGNED)) == ([], [])
+    assert before_problems(record("run1", local, aligned)) == ([], [])  # held now, only re-cased back
 
 
 @pytest.mark.parametrize(("before", "problem"), [
-    (dict(ORIGINAL, proxyAddresses=["SMTP:adele@contoso.com", "SMTP:Adele.Vance@contoso.com"]), "2 primary SMTP"),
+    (dict(ORIGINAL, proxyAddresses=[*ORIGINAL["proxyAddresses"], "SMTP:mallory@contoso.com"]), "2 primary SMTP"),
+    (dict(ORIGINAL, proxyAddresses=[*ORIGINAL["proxyAddresses"], "smtp:mallory@contoso.com"]), "not held by the user"),
     (dict(ORIGINAL, proxyAddresses=[*ORIGINAL["proxyAddresses"], "smtp:bad address@contoso.com"]), "whitespace"),
     (dict(ORIGINAL, proxyAddresses=[*ORIGINAL["proxyAddresses"], "smtp:a@b@contoso.com"]), "RFC 5322"),
     (dict(ORIGINAL, mail="not-an-address"), "mail: SMTP address 'not-an-address' has no '@'"),
@@ -308,7 +309,7 @@ def test_a_valid_journal_passes_the_address_rules_even_with_an_old_unroutable_pr
 def test_a_before_that_ad_user_smtp_would_refuse_is_not_restored(before, problem):
     bad = record("run1", before, ALIGNED)
 
-    assert any(problem in message for message in before_problems(bad)), before_problems(bad)
+    assert any(problem in message for message in before_problems(bad)[0]), before_problems(bad)
     [restore] = plan_restore([bad], {GUID: (DN, ALIGNED)})
     assert restore.problem and problem in restore.problem and restore.changes == ()
 
@@ -331,3 +332,22 @@ def test_a_user_only_a_damaged_line_names_is_listed():
     [restore] = plan_restore([], {GUID: (DN, ALIGNED)}, damaged=[damaged])
 
     assert restore.object_guid == GUID and restore.distinguished_name == DN and restore.problem
+
+
+def test_two_primaries_the_user_had_before_the_alignment_are_restored_with_a_warning():
+    # the alignment fixed a user with two primaries; its values are held still, one re-cased
+    two = state("SMTP:adele@contoso.com", "SMTP:Adele.Vance@contoso.com", mail="adele@contoso.com")
+    fixed = state("SMTP:adele@contoso.com", "smtp:Adele.Vance@contoso.com", mail="adele@contoso.com")
+
+    [restore] = plan_restore([record("run1", two, fixed)], {GUID: (DN, fixed)})
+
+    assert restore.problem is None and restore.target == two
+    assert "2 primary SMTP addresses" in restore.warnings[0] and restore.as_dict()["warnings"] == list(restore.warnings)
+
+
+def test_a_mail_in_a_private_domain_is_restored_but_a_malformed_one_is_not():
+    before = state("SMTP:adele@contoso.com", mail="adele@contoso.local")
+    after = state("SMTP:Adele.Vance@contoso.com", "smtp:adele@contoso.com", mail="Adele.Vance@contoso.com")
+
+    assert before_problems(record("run1", before, after)) == ([], [])
+    assert before_problems(record("run1", dict(before, mail="adele@@contoso.com"), after))[0]

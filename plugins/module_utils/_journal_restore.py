@@ -180,7 +180,7 @@ def plan_restore(records: Iterable[JournalRecord], current: Mapping[str, tuple[s
         warned.setdefault(record.object_guid, []).extend(warnings)
         if problems and record.object_guid not in untrusted:
             untrusted[record.object_guid] = (f"journal line {record.line} (run {record.run_id}) would write back "
-                                              f"values ad_user_smtp refuses: {' '.join(problems)}")
+                                             f"values ad_user_smtp refuses: {' '.join(problems)}")
     plans = [_restore_user(guid, chain, current.get(guid), untrusted.get(guid), tuple(warned[guid]))
              for guid, chain in steps.items()]
     # users only damaged lines name: nothing of theirs can be trusted

@@ -205,7 +205,9 @@ def restore_users(ad, restores, check_mode):
                 done.append(restore)
             except ConcurrentChange as err:
                 # changed while restoring: refused like any other change made since the journal
-                refused.append(restore.as_dict() | {"reason": str(err), "after": restore.current, "changed": False})
+                refused.append(restore.as_dict() | {"reason": f"{restore.distinguished_name} changed while it was "
+                                                              f"restored: {err}", "after": restore.current,
+                                                    "changed": False})
             except AdConnectionError as err:
                 broken = err
                 not_restored.append(restore.as_dict() | {

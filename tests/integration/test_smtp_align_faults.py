@@ -50,9 +50,9 @@ def crowd(count: int = USERS) -> dict:
         ad.append({"sAMAccountName": name, "ou": OU, "userPrincipalName": f"{name}@contoso.com",
                    "mail": f"{name}@contoso.com",
                    "proxyAddresses": [f"SMTP:{name}@contoso.com", f"X500:/o=Lab/ou=Recipients/cn={name}"]})
-    return {"description": f"{count} users to align", "tenant": {"initial_domain": "contoso.onmicrosoft.com",
-                                                                   "verified_domains": ["contoso.com"]},
-            "cloud": {"users": cloud}, "ad": {"users": ad}}
+    tenant = {"initial_domain": "contoso.onmicrosoft.com", "verified_domains": ["contoso.com"]}
+    return {"description": f"{count} users to align", "tenant": tenant, "cloud": {"users": cloud},
+            "ad": {"users": ad}}
 
 
 @pytest.fixture
@@ -93,9 +93,8 @@ def lab_samba_pids(lab) -> list[int]:
     found = set()
     with contextlib.suppress(OSError, ValueError, IndexError):
         found.add(int(samba.pid_path.read_text().split()[0]))
-    found |= {int(entry.name) for entry in Path("/proc").iterdir()
-              if entry.name.isdigit() and _is_samba(int(entry.name)) and _holds_files_under(int(entry.name),
-                                                                                              samba.root)}
+    running = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    found |= {pid for pid in running if _is_samba(pid) and _holds_files_under(pid, samba.root)}
     pids = sorted(pid for pid in found if _is_samba(pid) and _same_namespace(pid))
     assert pids, "the lab's samba is not running"
     return pids

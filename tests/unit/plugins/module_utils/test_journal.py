@@ -319,8 +319,8 @@ def test_a_user_a_damaged_line_names_is_not_restored_but_a_torn_line_blocks_noth
     torn = DamagedLine(4, "it is cut off", True, OTHER, "CN=b")
     records = [record("run1", ORIGINAL, ALIGNED), record("run1", ORIGINAL, ALIGNED, guid=OTHER, dn="CN=b")]
 
-    restores = {r.object_guid: r for r in plan_restore(records, {GUID: (DN, ALIGNED), OTHER: ("CN=b", ALIGNED)},
-                                                        damaged=[damaged, torn])}
+    current = {GUID: (DN, ALIGNED), OTHER: ("CN=b", ALIGNED)}
+    restores = {r.object_guid: r for r in plan_restore(records, current, damaged=[damaged, torn])}
 
     assert "journal line 3" in restores[GUID].problem and restores[GUID].changes == ()
     assert restores[OTHER].problem is None and restores[OTHER].target == ORIGINAL

@@ -195,6 +195,22 @@ class AdSession:
 
     # --- connection -------------------------------------------------------------------
 
+    def reconnect(self) -> None:
+        """A new connection in place of one that broke (the DC restarted, or stopped answering)."""
+        self.__exit__()
+        self._connection = self._connect()
+
+    @contextlib.contextmanager
+    def _answering(self, what: str):
+        """ldap3's errors of a connection that broke or a server that stopped answering, as AdConnectionError."""
+        try:
+            yield
+        except (ldap_errors.LDAPCommunicationError, ldap_errors.LDAPResponseTimeoutError) as err:
+            raise AdConnectionError(
+                f"the connection to {self.settings.host}:{self.settings.port} broke while {what}: {err}",
+                hint="check that the domain controller is up and answers, then run again",
+            ) from err
+
     def _connect(self):
         settings = self.settings
         tls = None
@@ -248,7 +264,8 @@ class AdSession:
     @property
     def base_dn(self) -> str:
         if self._base_dn is None:
-            self._connection.search("", "(objectClass=*)", ldap3.BASE, attributes=["defaultNamingContext"])
+            with self._answering("reading the rootDSE"):
+                self._connection.search("", "(objectClass=*)", ldap3.BASE, attributes=["defaultNamingContext"])
             values = self._connection.response[0]["attributes"].get("defaultNamingContext")
             if not values:
                 raise AdConnectionError("the rootDSE names no defaultNamingContext", hint="set ad_base_dn")
@@ -286,7 +303,8 @@ class AdSession:
     def _find_by_dn(self, dn: str, attributes: tuple[str, ...]) -> AdUser:
         """The user at exactly this DN; every refusal of the DN becomes a typed error that says why."""
         try:
-            self._connection.search(dn, USER_FILTER, ldap3.BASE, attributes=list(attributes))
+            with self._answering(f"reading {dn}"):
+                self._connection.search(dn, USER_FILTER, ldap3.BASE, attributes=list(attributes))
         except ldap_errors.LDAPNoSuchObjectResult as err:
             # Samba and AD answer noSuchObject both for a DN missing here and for one outside every partition held.
             outside = "" if _dn_under(dn, self.base_dn) else f"; it is not under {self.base_dn}"
@@ -345,20 +363,22 @@ class AdSession:
             generator=True,
         )
         try:
-            for entry in pages:
-                if entry.get("type") == "searchResEntry":
-                    yield _user_from_entry(entry)
+            with self._answering(f"searching {search_base or self.base_dn}"):
+                for entry in pages:
+                    if entry.get("type") == "searchResEntry":
+                        yield _user_from_entry(entry)
         except ldap_errors.LDAPInvalidFilterError as err:
             raise ConfigurationError(f"ldap_filter {ldap_filter!r} is not a valid LDAP filter: {err}") from err
 
     def _search(self, query, attributes, base=None, scope=None) -> list[AdUser]:
         try:
-            self._connection.search(
-                base or self.base_dn,
-                query,
-                scope if scope is not None else ldap3.SUBTREE,
-                attributes=list(_with_required(attributes)),
-            )
+            with self._answering("searching the directory"):
+                self._connection.search(
+                    base or self.base_dn,
+                    query,
+                    scope if scope is not None else ldap3.SUBTREE,
+                    attributes=list(_with_required(attributes)),
+                )
         except ldap_errors.LDAPNoSuchObjectResult:
             return []
         return [_user_from_entry(entry) for entry in self._connection.response if entry.get("type") == "searchResEntry"]
@@ -398,7 +418,7 @@ class AdSession:
             raise DirectoryRefused(
                 f"{distinguished_name}: the directory refused the change: {_ldap_reason(err)}"
             ) from err
-        except (ldap_errors.LDAPCommunicationError, ldap_errors.LDAPSessionTerminatedByServerError) as err:
+        except (ldap_errors.LDAPCommunicationError, ldap_errors.LDAPResponseTimeoutError) as err:
             raise AdConnectionError(
                 f"the connection broke while modifying {distinguished_name}: {err}",
                 hint="read the user again to see whether the change was applied, then run again",

@@ -52,7 +52,8 @@ PRIMARY_POLICIES = (PRIMARY_FROM_CLOUD, PRIMARY_FROM_ONPREM)
 ALIGNED = "aligned"
 UNCHANGED = "unchanged"
 BLOCKED = "blocked"
-STATUSES = (ALIGNED, UNCHANGED, ALREADY_SYNCED, BLOCKED)
+FAILED = "failed"
+STATUSES = (ALIGNED, UNCHANGED, ALREADY_SYNCED, BLOCKED, FAILED)
 
 PRIMARY_WILL_CHANGE = "primary_smtp_will_change"
 ADDRESSES_DROPPED = "cloud_addresses_will_be_dropped"
@@ -309,6 +310,21 @@ def _alignment(pair: Pair, plan: tuple | None, refusal: list[str] | None, synced
     request, after, changes = plan
     return Alignment(pair, ALIGNED if changes else UNCHANGED, request if changes else None, after,
                      result.outcome, result.findings)
+
+
+def with_write_outcomes(alignments: Sequence[Alignment], outcome) -> list[Alignment]:
+    """The alignments as their writes ended: `outcome(objectGUID)` names how (see `_journaled_writes`)."""
+    ended = []
+    for alignment in alignments:
+        how = outcome(alignment.pair.onprem.object_guid) if alignment.status == ALIGNED else None
+        if how == "done_already":
+            alignment = dataclasses.replace(alignment, status=UNCHANGED, request=None, reasons=(
+                "Another writer aligned this user while the run was under way; nothing was written.",))
+        elif how in ("failed", "uncertain", "not_tried"):
+            alignment = dataclasses.replace(alignment, status=FAILED, reasons=(
+                "Planned but not written (see write_failures); running the task again completes it.",))
+        ended.append(alignment)
+    return ended
 
 
 def recheck(pairs: Sequence[Pair], scope: Iterable[OnPremUser], index: CloudIndex, tenant: Tenant | Mapping,

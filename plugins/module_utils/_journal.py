@@ -3,35 +3,51 @@
 """Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 The undo journal: one JSON line per user a run is about to write, appended and forced to disk
-(flush and fsync) before the write, holding the run id, the time, the user's DN and
-objectGUID, and its values before and after (proxyAddresses, mail, userPrincipalName and
-mS-DS-ConsistencyGuid as an ImmutableId).
+(flush and fsync) before the write, holding the run id, the time, the user's objectGUID and DN,
+its values before and after (proxyAddresses, mail, userPrincipalName, mailNickname and
+mS-DS-ConsistencyGuid as an ImmutableId), and a digest of all that.
 
-Restoring replays a journal backwards: the newest run first, and in a run the last record of
-each user (a write re-planned after a concurrent change supersedes the first plan). A user is
-brought from a record's `after` back to its `before` with one exact delete+add; a user whose
-values are neither (changed since) is refused and reported, never overwritten.
+The digest is SHA-256, or HMAC-SHA256 when a key is given, over the record's canonical JSON
+(keys sorted, no spaces, the digest left out). It tells a valid record from a torn or corrupted
+one, and with a key, from one someone without the key edited. Version 1 records (before the
+digest) are still read; `read_journal` says how far they can be trusted.
 
-`append_records` and `read_journal` touch the file; everything else is pure.
+A run killed while appending leaves half a line. The write it describes never happened (the
+journal is forced to disk before any write), so the next append closes the line first, and
+reading reports it as torn rather than refusing the journal.
+
+`append_records` and `read_journal` touch the file; the rest is pure.
 """
 
 from __future__ import annotations
 
 import datetime
+import fcntl
+import hashlib
+import hmac
 import json
 import os
+import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ansible_collections.hybrid.identity.plugins.module_utils._anchor import anchor_bytes, immutable_id
+from ansible_collections.hybrid.identity.plugins.module_utils._anchor import immutable_id
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
 
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 STATE_KEYS = ("proxyAddresses", "mail", "userPrincipalName", "consistency_guid", "mailNickname")
 # The LDAP attribute each state key is written to.
 ATTRIBUTES = {"proxyAddresses": "proxyAddresses", "mail": "mail", "userPrincipalName": "userPrincipalName",
               "consistency_guid": "mS-DS-ConsistencyGuid", "mailNickname": "mailNickname"}
+PLAIN_DIGEST = "sha256"
+KEYED_DIGEST = "hmac-sha256"
+_RECORD_KEYS = frozenset({"version", "object_guid", "distinguished_name", "run_id", "time", "before", "after",
+                          "digest"})
+# What a damaged line may still show of the user it was about (the identity is written first).
+_NAMED_GUID = re.compile(r'"object_guid":\s*"([^"]*)"')
+_NAMED_DN = re.compile(r'"distinguished_name":\s*"((?:[^"\\]|\\.)*)"')
 
 
 class JournalError(HybridIdentityError):
@@ -54,12 +70,12 @@ def state_of(user) -> dict:
             "mailNickname": user.mail_nickname}
 
 
-def same_state(left: Mapping, right: Mapping) -> bool:
+def same_state(left: dict, right: dict) -> bool:
     """Exact values, proxyAddresses in any order: the directory does not keep their order."""
     return differences(left, right) == []
 
 
-def differences(left: Mapping, right: Mapping) -> list[str]:
+def differences(left: dict, right: dict) -> list[str]:
     """The state keys whose values differ; a key one side does not hold (an older journal) is not compared."""
     changed = []
     for key in STATE_KEYS:
@@ -73,6 +89,18 @@ def differences(left: Mapping, right: Mapping) -> list[str]:
     return changed
 
 
+# --- records --------------------------------------------------------------------------------
+
+
+def digest_of(fields: dict, key: str | None) -> str:
+    """`sha256:<hex>`, or `hmac-sha256:<hex>` with a key, over the canonical JSON of the record's fields."""
+    canonical = json.dumps({name: value for name, value in fields.items() if name != "digest"}, sort_keys=True,
+                           separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if key:
+        return f"{KEYED_DIGEST}:{hmac.new(key.encode('utf-8'), canonical, hashlib.sha256).hexdigest()}"
+    return f"{PLAIN_DIGEST}:{hashlib.sha256(canonical).hexdigest()}"
+
+
 @dataclass(frozen=True, slots=True)
 class JournalRecord:
     run_id: str
@@ -81,26 +109,22 @@ class JournalRecord:
     object_guid: str
     before: dict
     after: dict
+    line: int = field(default=0, compare=False)
 
-    def as_json(self) -> str:
-        return json.dumps({"version": JOURNAL_VERSION, "run_id": self.run_id, "time": self.time,
-                           "distinguished_name": self.distinguished_name, "object_guid": self.object_guid,
-                           "before": self.before, "after": self.after}, sort_keys=True)
+    @property
+    def changes_nothing(self) -> bool:
+        """A record whose before is its after: the run found nothing to write (another writer did it)."""
+        return same_state(self.before, self.after)
 
-    @classmethod
-    def from_json(cls, line: str) -> JournalRecord:
-        record = json.loads(line)
-        if not isinstance(record, dict) or record.get("version") != JOURNAL_VERSION:
-            raise ValueError(f"not a version {JOURNAL_VERSION} journal record")
-        return cls(run_id=record["run_id"], time=record["time"], distinguished_name=record["distinguished_name"],
-                   object_guid=record["object_guid"], before=_state(record["before"]), after=_state(record["after"]))
+    def fields(self) -> dict:
+        # the identity first: a torn line still names its user
+        return {"version": JOURNAL_VERSION, "object_guid": self.object_guid,
+                "distinguished_name": self.distinguished_name, "run_id": self.run_id, "time": self.time,
+                "before": self.before, "after": self.after}
 
-
-def _state(value: object) -> dict:
-    if not isinstance(value, dict):
-        raise ValueError("before and after must be objects")
-    # a key an older journal did not record stays absent, and is neither compared nor restored
-    return {key: value[key] for key in STATE_KEYS if key in value}
+    def as_json(self, key: str | None = None) -> str:
+        fields = self.fields()
+        return json.dumps(fields | {"digest": digest_of(fields, key)}, ensure_ascii=False)
 
 
 def record_for(run_id: str, plan, object_guid: str, time: str | None = None) -> JournalRecord:
@@ -109,21 +133,196 @@ def record_for(run_id: str, plan, object_guid: str, time: str | None = None) -> 
                          dict(plan.after))
 
 
+def nothing_written(run_id: str, plan, object_guid: str) -> JournalRecord:
+    """The record that supersedes a user's earlier record of this run when its write did not happen."""
+    return JournalRecord(run_id, utc_now(), plan.distinguished_name, object_guid, dict(plan.before),
+                         dict(plan.before))
+
+
+class _Damaged(ValueError):
+    """A line that is not a valid record; `torn` when it is the start of one, cut off."""
+
+    def __init__(self, reason: str, torn: bool = False) -> None:
+        super().__init__(reason)
+        self.torn = torn
+
+
+def _parse(text: str, number: int, key: str | None) -> tuple[JournalRecord, bool]:
+    """(the record, whether it carries a digest) or raises _Damaged saying what is wrong."""
+    try:
+        fields = json.loads(text)
+    except ValueError as err:
+        torn = text.lstrip().startswith("{") and not text.rstrip().endswith("}")
+        raise _Damaged("it is cut off: a run stopped while appending it, before writing what it describes"
+                       if torn else f"it is not JSON ({err})", torn=torn) from err
+    if not isinstance(fields, dict):
+        raise _Damaged("it is not a JSON object")
+    version = fields.get("version")
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        raise _Damaged(f"its version is {version!r}; this collection reads versions "
+                       f"{', '.join(map(str, READABLE_VERSIONS))}")
+    unknown = sorted(set(fields) - _RECORD_KEYS)
+    if unknown:
+        raise _Damaged(f"it holds {', '.join(unknown)}, which no journal record holds")
+    for name in ("run_id", "time", "distinguished_name", "object_guid"):
+        if not isinstance(fields.get(name), str) or not fields[name]:
+            raise _Damaged(f"its {name} is missing or not a string")
+    try:
+        guid = str(uuid.UUID(fields["object_guid"]))
+    except ValueError as err:
+        raise _Damaged(f"its object_guid {fields['object_guid']!r} is not a GUID "
+                       "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)") from err
+    record = JournalRecord(fields["run_id"], fields["time"], fields["distinguished_name"], guid,
+                           _state(fields.get("before"), "before"), _state(fields.get("after"), "after"), number)
+    return record, _check_digest(fields, key)
+
+
+def _check_digest(fields: dict, key: str | None) -> bool:
+    digest = fields.get("digest")
+    if digest is None:
+        if fields["version"] >= 2:
+            raise _Damaged("it carries no digest, which every version 2 record does")
+        if key:
+            raise _Damaged("it carries no digest (a version 1 record), and journal_key asks for signed records")
+        return False
+    kind = digest.partition(":")[0] if isinstance(digest, str) else None
+    if kind == KEYED_DIGEST and not key:
+        raise _Damaged("it is signed with a key: give the journal_key it was written with")
+    if kind == PLAIN_DIGEST and key:
+        raise _Damaged("it is not signed with journal_key (it carries a plain SHA-256 digest)")
+    if kind not in (PLAIN_DIGEST, KEYED_DIGEST):
+        raise _Damaged(f"its digest {digest!r} is not one this collection writes")
+    if not hmac.compare_digest(digest, digest_of(fields, key)):
+        cause = "or journal_key is not the key it was written with" if key else "or corrupted"
+        raise _Damaged(f"its digest does not match its content: it was changed after it was written, {cause}")
+    return True
+
+
+def _state(value: object, name: str) -> dict:
+    if not isinstance(value, dict):
+        raise _Damaged(f"its {name} is missing or not an object")
+    unknown = sorted(set(value) - set(STATE_KEYS))
+    if unknown:
+        raise _Damaged(f"its {name} holds {', '.join(unknown)}, which a journal never holds "
+                       f"(only {', '.join(STATE_KEYS)})")
+    for key, held in value.items():
+        if key == "proxyAddresses":
+            if not isinstance(held, list) or not all(isinstance(item, str) for item in held):
+                raise _Damaged(f"its {name}.proxyAddresses is not a list of strings")
+        elif held is not None and not isinstance(held, str):
+            raise _Damaged(f"its {name}.{key} is not a string or null")
+    # a key an older journal did not record stays absent, and is neither compared nor restored
+    return dict(value)
+
+
+@dataclass(frozen=True, slots=True)
+class DamagedLine:
+    """A line that is not a valid record, and what it still shows of its user."""
+
+    line: int
+    reason: str
+    torn: bool
+    object_guid: str | None
+    distinguished_name: str | None
+
+    def as_dict(self) -> dict:
+        return {"line": self.line, "reason": self.reason, "torn": self.torn, "object_guid": self.object_guid,
+                "distinguished_name": self.distinguished_name}
+
+
+def _named(text: str, pattern: re.Pattern) -> str | None:
+    found = pattern.search(text)
+    if not found:
+        return None
+    try:
+        return json.loads(f'"{found.group(1)}"')
+    except ValueError:
+        return None
+
+
+def _damaged(number: int, text: str, reason: str, torn: bool) -> DamagedLine:
+    guid = _named(text, _NAMED_GUID)
+    try:
+        guid = str(uuid.UUID(guid)) if guid else None
+    except ValueError:
+        guid = None
+    return DamagedLine(number, reason, torn, guid, _named(text, _NAMED_DN))
+
+
+@dataclass(slots=True)
+class JournalReading:
+    path: str
+    records: list[JournalRecord] = field(default_factory=list)
+    damaged: list[DamagedLine] = field(default_factory=list)
+    unsigned: int = 0  # version 1 records, which carry no digest
+
+    @property
+    def warnings(self) -> list[str]:
+        warnings = [f"{self.path} line {line.line} was skipped: {line.reason}" for line in self.damaged if line.torn]
+        if self.unsigned:
+            warnings.append(f"{self.unsigned} record(s) of {self.path} carry no digest (written by an older "
+                            "version): a corrupted or edited one can't be told from a valid one. Set journal_key "
+                            "to refuse such records.")
+        return warnings
+
+
+def read_journal(path: str, key: str | None = None) -> JournalReading:
+    """Every line judged: the valid records, and the damaged lines with what they still show."""
+    try:
+        with open(path, "rb") as journal:
+            raw = journal.read()
+    except OSError as err:
+        raise JournalError(f"could not read the undo journal {path}: {err}",
+                           hint="give the journal_path the alignment wrote") from err
+    reading = JournalReading(path)
+    lines = raw.split(b"\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            reading.damaged.append(DamagedLine(number, f"it is not UTF-8 text (byte {line[err.start]:#04x} at "
+                                                       f"column {err.start + 1})", False, None, None))
+            continue
+        try:
+            record, signed = _parse(text, number, key)
+        except _Damaged as err:
+            # the last line without its newline is a torn append, whatever it holds
+            torn = err.torn or (number == len(lines) and not raw.endswith(b"\n"))
+            reading.damaged.append(_damaged(number, text, str(err), torn))
+            continue
+        reading.records.append(record)
+        reading.unsigned += not signed
+    if not reading.records and reading.damaged and not all(line.torn for line in reading.damaged):
+        first = next(line for line in reading.damaged if not line.torn)
+        raise JournalError(f"{path} holds no valid journal record: line {first.line}: {first.reason}",
+                           hint="give the journal_path smtp_align wrote, unedited (JSON lines in UTF-8)")
+    return reading
+
+
 # --- the file -------------------------------------------------------------------------------
 
 
-def append_records(path: str, records: Sequence[JournalRecord]) -> None:
-    """Append and force to disk before returning: no write may happen that the journal does not hold."""
+def append_records(path: str, records: Sequence[JournalRecord], key: str | None = None) -> str | None:
+    """Append and force to disk before returning: no write may happen that the journal does not hold.
+
+    Returns a warning when the journal ended in a torn line, which is closed first.
+    """
     if not records:
-        return
+        return None
     directory = os.path.dirname(os.path.abspath(path))
     created = not os.path.exists(path)
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         # the journal holds addresses of people: readable by its owner only
-        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(descriptor, "a", encoding="utf-8") as journal:
-            journal.write("".join(record.as_json() + "\n" for record in records))
+        descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(descriptor, "r+b") as journal:
+            # another run appending at the same time must not see its half-written batch as a torn tail
+            fcntl.flock(journal.fileno(), fcntl.LOCK_EX)
+            torn = _ends_torn(journal)
+            text = ("\n" if torn else "") + "".join(record.as_json(key) + "\n" for record in records)
+            journal.write(text.encode("utf-8"))
             journal.flush()
             os.fsync(journal.fileno())
         if created:
@@ -131,6 +330,19 @@ def append_records(path: str, records: Sequence[JournalRecord]) -> None:
     except OSError as err:
         raise JournalError(f"could not write the undo journal {path}: {err}",
                            hint="give a journal_path in a directory the controller user can write to") from err
+    if torn:
+        return (f"{path} ended in an incomplete record, left by a run stopped while appending; it was closed "
+                "before this run's records. Restoring skips it: the write it describes never happened.")
+    return None
+
+
+def _ends_torn(journal) -> bool:
+    """Whether the file's last byte is not a newline: the tail of an append that was cut off."""
+    size = journal.seek(0, os.SEEK_END)
+    if size == 0:
+        return False
+    journal.seek(size - 1)
+    return journal.read(1) != b"\n"
 
 
 def _sync_directory(directory: str) -> None:
@@ -140,128 +352,3 @@ def _sync_directory(directory: str) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-
-
-def read_journal(path: str) -> tuple[list[JournalRecord], list[str]]:
-    """The records, and warnings (a torn last line, from a run killed while appending, is skipped)."""
-    try:
-        with open(path, encoding="utf-8") as journal:
-            text = journal.read()
-    except OSError as err:
-        raise JournalError(f"could not read the undo journal {path}: {err}",
-                           hint="give the journal_path the alignment wrote") from err
-    lines = text.split("\n")
-    records, warnings = [], []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(JournalRecord.from_json(line))
-        except (ValueError, KeyError, TypeError) as err:
-            if number == len(lines):
-                # no newline after it: the run stopped while appending, before writing anything it describes
-                warnings.append(f"{path} line {number} is incomplete and was skipped ({err})")
-                continue
-            raise JournalError(f"{path} line {number} is not a journal record: {err}",
-                               hint="restore from an unedited journal written by hybrid.identity.smtp_align") from err
-    return records, warnings
-
-
-# --- the restore plan -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class UserRestore:
-    """One user's way back: from `current` to `target`, as exact (attribute, delete, add) changes.
-
-    A refused user keeps `target` equal to `current` and has no changes: nothing is written.
-    """
-
-    object_guid: str
-    distinguished_name: str
-    current: dict
-    target: dict
-    runs: tuple[str, ...]
-    refusal: str | None = None
-    refused_run: str | None = None
-    changes: tuple = field(default=())
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.changes)
-
-    def as_dict(self) -> dict:
-        return {"object_guid": self.object_guid, "distinguished_name": self.distinguished_name,
-                "changed": self.changed, "before": self.current, "after": self.target, "runs": list(self.runs),
-                "refused": self.refusal is not None, "reason": self.refusal, "refused_run": self.refused_run}
-
-    @property
-    def diff(self) -> dict:
-        return {"before_header": self.distinguished_name, "after_header": self.distinguished_name,
-                "before": self.current, "after": self.target}
-
-
-def records_backwards(records: Iterable[JournalRecord], run_id: str | None = None) -> list[JournalRecord]:
-    """Newest run first; in a run the last record of each user only (it supersedes re-planned ones)."""
-    runs: dict[str, dict[str, JournalRecord]] = {}
-    for record in records:
-        if run_id is None or record.run_id == run_id:
-            users = runs.setdefault(record.run_id, {})
-            users.pop(record.object_guid, None)
-            users[record.object_guid] = record
-    return [record for users in reversed(runs.values()) for record in reversed(users.values())]
-
-
-def plan_restore(records: Iterable[JournalRecord], current: Mapping[str, tuple[str, dict]],
-                 run_id: str | None = None) -> list[UserRestore]:
-    """One UserRestore per journaled user, in the order their newest record was written, newest first.
-
-    `current` maps each objectGUID found in the directory to (its DN now, its state now).
-    """
-    steps: dict[str, list[JournalRecord]] = {}
-    for record in records_backwards(records, run_id):
-        steps.setdefault(record.object_guid, []).append(record)
-    return [_restore_user(guid, chain, current.get(guid)) for guid, chain in steps.items()]
-
-
-def _restore_user(guid: str, chain: list[JournalRecord], found: tuple[str, dict] | None) -> UserRestore:
-    if found is None:
-        newest = chain[0]
-        return UserRestore(guid, newest.distinguished_name, {}, {}, (), refused_run=newest.run_id,
-                           refusal=f"no user with objectGUID {guid} was found; it was deleted or is out of reach")
-    dn, now = found
-    state, undone = now, []
-    for record in chain:
-        if same_state(state, record.after):
-            state = record.before
-            undone.append(record.run_id)
-        elif same_state(state, record.before):
-            continue  # this write never happened, or was undone already
-        else:
-            changed = ", ".join(differences(state, record.after))
-            # refused whole, newer runs included: a person decides what this user should hold
-            return UserRestore(guid, dn, now, now, (), refused_run=record.run_id,
-                               refusal=f"{dn} was changed since run {record.run_id} wrote it ({changed} differ from "
-                                       "what the journal says was written); restore it by hand or leave it")
-    return UserRestore(guid, dn, now, state, tuple(undone), changes=restore_changes(now, state))
-
-
-def restore_changes(current: Mapping, target: Mapping) -> tuple:
-    """(LDAP attribute, exact values to delete, values to add) that turn `current` into `target`."""
-    changes = []
-    for key in differences(current, target):
-        if key == "proxyAddresses":
-            old, new = current.get(key) or [], target.get(key) or []
-            # exact strings: a value re-cased is deleted and added again (rule book §1)
-            changes.append((ATTRIBUTES[key], tuple(v for v in old if v not in new),
-                            tuple(v for v in new if v not in old)))
-        else:
-            old, new = current.get(key), target.get(key)
-            changes.append((ATTRIBUTES[key], _values(key, old), _values(key, new)))
-    return tuple(changes)
-
-
-def _values(key: str, value: str | None) -> tuple:
-    if not value:
-        return ()
-    return (anchor_bytes(value),) if key == "consistency_guid" else (value,)

@@ -109,7 +109,18 @@ options:
       - The undo journal, a JSON-lines file on the controller that records are appended to. The file is
         created with mode C(0600) and its directory with mode C(0700) when missing.
       - Required unless in check mode.
+      - Each record carries a digest (SHA-256, or HMAC-SHA256 with O(journal_key)) that lets
+        M(hybrid.identity.ad_user_restore) tell a valid record from a torn, corrupted or edited one. A journal that
+        ends in half a record, left by a run killed while appending, is closed before the next records (with a
+        warning); the write that record describes never happened.
     type: path
+  journal_key:
+    description:
+      - A secret that signs each journal record with HMAC-SHA256, so that a journal edited by anyone without the
+        key is refused by M(hybrid.identity.ad_user_restore), which needs the same key.
+      - Keep it in a vaulted variable. Without it, records carry a plain SHA-256 digest, which detects torn and
+        corrupted records but not a deliberate edit.
+    type: str
   source_anchor:
     description:
       - Which on-prem attribute the sync uses as the source anchor.
@@ -146,6 +157,13 @@ notes:
     adds the MOERA itself.
   - When a write fails for one user (the directory refuses it), the others are still written and the task
     fails naming that user. Running the task again completes the alignment; nothing written is lost.
+  - When the connection to the domain controller breaks while writing (the DC stops, restarts or stops answering
+    for O(ad_timeout) seconds), the writing stops. The module connects once more to read the users again. That
+    read settles whether the write under way was applied and feeds the re-check. The task then fails with
+    C(changed) true when anything was written. RV(changes) lists the users written and RV(write_failures) those
+    not written. Running the same task again completes the alignment.
+  - Two runs on the same users at once do not write twice. A user the other run aligned first is reported
+    V(unchanged), and the journal says that this run wrote nothing for it.
 seealso:
   - module: hybrid.identity.ad_user_restore
   - module: hybrid.identity.soft_match_check
@@ -168,6 +186,7 @@ EXAMPLES = r"""
     domain_map:
       contoso.local: contoso.com
     journal_path: /srv/hybrid/journal/align.jsonl
+    journal_key: "{{ vault_journal_key }}"
   register: alignment
 
 - name: Align exactly the pairs a CSV file lists, keeping the on-prem primary addresses
@@ -211,8 +230,9 @@ pairs:
       type: str
     status:
       description:
-        - V(aligned) (written, or to be written in check mode), V(unchanged) (aligned already),
-          V(already_synced) (joined already; the cloud follows on-prem), or V(blocked) (not aligned, see C(reasons)).
+        - V(aligned) (written, or to be written in check mode), V(unchanged) (aligned already, or aligned by another
+          writer while the run was under way), V(already_synced) (joined already; the cloud follows on-prem),
+          V(blocked) (not aligned, see C(reasons)), or V(failed) (planned, but not written; see RV(write_failures)).
       type: str
       sample: aligned
     request:
@@ -261,17 +281,24 @@ changes:
   type: list
   elements: dict
 write_failures:
-  description: Users whose write failed, with the error and a hint; the task fails when there are any.
+  description:
+    - Users planned but not written, each with C(distinguished_name), C(msg), C(hint) and C(written). C(written) is
+      false, or null when the connection broke during the user's write and the user could not be read again to
+      see whether it was applied.
+    - The task fails when there are any.
   returned: always
   type: list
   elements: dict
 journal:
   description:
-    - The journal written, the run id of its records, and how many records this run appended.
-    - A user planned again after a concurrent change has a record for each plan, so it counts twice.
+    - The journal written and the run id of its records.
+    - C(records) counts the users this run changed, one record in effect each.
+    - C(appended) counts the lines appended. A user planned again after a concurrent change has a record for
+      each plan. A user whose write did not happen (refused, not tried, or found aligned by another writer) gets a
+      second record whose before and after are equal, which supersedes the first.
   returned: always
   type: dict
-  sample: {"path": "/srv/hybrid/journal/align.jsonl", "run_id": "4f1c...", "records": 6}
+  sample: {"path": "/srv/hybrid/journal/align.jsonl", "run_id": "4f1c...", "records": 5, "appended": 6}
 recheck:
   description:
     - The prediction after the alignment for every pair that is V(aligned) or V(unchanged). It uses the values read
@@ -282,8 +309,11 @@ recheck:
   type: dict
   contains:
     clean:
-      description: Whether every pair checked is clean.
+      description: Whether every pair checked is clean. False when the users could not be read again.
       type: bool
+    error:
+      description: Why the users could not be read again for the re-check; only then.
+      type: str
     pairs:
       description: >-
         Per pair, C(onprem), C(cloud), C(outcome), C(clean), the finding codes, and the reasons it is not clean.
@@ -293,7 +323,8 @@ counts:
   description: How many objects were read and how the pairs ended.
   returned: always
   type: dict
-  sample: {"onprem_users": 8, "cloud_users": 7, "pairs": 6, "aligned": 5, "blocked": 1}
+  sample: {"onprem_users": 8, "cloud_users": 7, "pairs": 6, "aligned": 5, "unchanged": 0, "already_synced": 0,
+           "blocked": 1, "failed": 0}
 """
 
 import dataclasses
@@ -301,7 +332,12 @@ import json
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.hybrid.identity.plugins.module_utils._ad import LDAP3_IMPORT_ERROR, AdSession, AdSettings
+from ansible_collections.hybrid.identity.plugins.module_utils._ad import (
+    LDAP3_IMPORT_ERROR,
+    AdConnectionError,
+    AdSession,
+    AdSettings,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import AD_CONNECTION_SPEC
 from ansible_collections.hybrid.identity.plugins.module_utils._addresses import AddressError
 from ansible_collections.hybrid.identity.plugins.module_utils._alignment import (
@@ -311,13 +347,12 @@ from ansible_collections.hybrid.identity.plugins.module_utils._alignment import 
     AlignmentOptions,
     plan_alignment,
     recheck,
+    with_write_outcomes,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._alignment_io import (
     onprem_user,
-    planned_writes,
     read_cloud_side,
     read_scope,
-    write_journaled,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._anchor import AnchorError
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError, HybridIdentityError
@@ -328,6 +363,11 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
 from ansible_collections.hybrid.identity.plugins.module_utils._journal import new_run_id
+from ansible_collections.hybrid.identity.plugins.module_utils._journaled_writes import (
+    planned_writes,
+    settle,
+    write_journaled,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils._matching import CloudIndex
 from ansible_collections.hybrid.identity.plugins.module_utils._pairing import (
     AUTOMATIC_RULES,
@@ -355,6 +395,7 @@ ARGUMENT_SPEC = {
     "primary": {"type": "str", "default": "cloud", "choices": ["cloud", "onprem"]},
     "fix_immutable_id_mismatch": {"type": "bool", "default": False},
     "journal_path": {"type": "path"},
+    "journal_key": {"type": "str", "no_log": True},
     "source_anchor": {
         "type": "str",
         "default": "mS-DS-ConsistencyGuid",
@@ -414,6 +455,38 @@ def rebound(pairs, users_by_guid):
             for pair in pairs]
 
 
+def read_again(ad, params, broken):
+    """The scope read back for the re-check, over a new connection when the old one broke (once)."""
+    reconnected = False
+    try:
+        if broken is not None:
+            reconnected = True
+            ad.reconnect()
+        try:
+            return read_scope(ad, params["search_base"], params["ldap_filter"]), None
+        except AdConnectionError:
+            if reconnected:
+                raise
+            ad.reconnect()
+            return read_scope(ad, params["search_base"], params["ldap_filter"]), None
+    except AdConnectionError as err:
+        return None, err
+
+
+def write_failure(report, unread):
+    """The message of a run whose writes did not all happen, and the re-run that completes it."""
+    parts = []
+    if report.broken is not None or report.not_tried:
+        parts.append(f"the connection to the domain controller broke after {len(report.written)} user(s) were "
+                     f"written; {len(report.failures())} were not written or not confirmed")
+    elif report.failed:
+        parts.append(f"{len(report.failed)} user(s) could not be written")
+    names = "; ".join(f"{row['distinguished_name']}: {row['msg']}" for row in report.failures())
+    if unread is not None:
+        parts.append(f"the re-check could not read the users again ({unread})")
+    return ", ".join(parts) + f": {names}"
+
+
 def main():
     module = AnsibleModule(
         argument_spec=AD_CONNECTION_SPEC | GRAPH_AUTH_SPEC | ARGUMENT_SPEC,
@@ -428,7 +501,7 @@ def main():
         module.fail_json(msg="journal_path is required to align (it is optional in check mode only)",
                          hint="give a file on the controller that the undo journal is appended to")
 
-    written = []
+    report, unread, written = None, None, []
     try:
         rows = explicit_rows(params)
         options = AlignmentOptions(params["primary"], params["fix_immutable_id_mismatch"], params["source_anchor"])
@@ -444,49 +517,54 @@ def main():
             writes = planned_writes({user.object_guid: user for user in ad_users},
                                     [a.request for a in alignments if a.status == ALIGNED])
             run_id = new_run_id()
-            journaled = 0
             if module.check_mode:
-                written, failed = [w.plan for w in writes], []
+                written = [w.plan for w in writes]
                 after = {a.pair.onprem.object_guid: a.after for a in alignments}
                 now = [after.get(user.object_guid, user) for user in scope]
             else:
-                report = write_journaled(ad, writes, params["journal_path"], run_id)
-                written, failed, journaled = report.written, report.failed, report.journaled
-                now = [onprem_user(user) for user in read_scope(ad, params["search_base"], params["ldap_filter"])]
+                report = write_journaled(ad, writes, params["journal_path"], run_id, params["journal_key"])
+                read_back, unread = read_again(ad, params, report.broken)
+                settle(report, None if read_back is None else {user.object_guid: user for user in read_back})
+                alignments = with_write_outcomes(alignments, report.outcome)
+                written = [plan for _guid, plan in report.written]
+                now = [onprem_user(user) for user in read_back or ()]
         checked_pairs = [a.pair for a in alignments if a.status in (ALIGNED, UNCHANGED)]
         checked = recheck(rebound(checked_pairs, {user.object_guid: user for user in now}), now, index,
-                          cloud.tenant, options)
+                          cloud.tenant, options) if unread is None else []
     except (HybridIdentityError, AddressError, AnchorError) as err:
-        module.fail_json(msg=str(err), hint=getattr(err, "hint", ""), changed=any(plan.changed for plan in written),
+        written = [plan for _guid, plan in report.written] if report else written
+        module.fail_json(msg=str(err), hint=getattr(err, "hint", ""),
+                         changed=any(plan.changed for plan in written) or bool(report and report.uncertain),
                          changes=[plan.result for plan in written if plan.changed])
 
     changes = [plan for plan in written if plan.changed]
     statuses = [a.status for a in alignments]
     outcome = {
-        "changed": bool(changes),
+        "changed": bool(changes) or bool(report and report.uncertain),
         "pairs": [a.as_dict() for a in alignments],
         "unpaired": {"onprem": [onprem_view(user) for user in pairing.unpaired_onprem],
                      "cloud_count": len(pairing.unpaired_cloud)},
         "ambiguous": [item.as_dict() for item in pairing.ambiguous],
         "unresolved": [item.as_dict() for item in pairing.unresolved],
         "changes": [plan.result for plan in changes],
-        "write_failures": [{"distinguished_name": plan.distinguished_name, "msg": str(err), "hint": err.hint}
-                           for plan, err in failed],
+        "write_failures": report.failures() if report else [],
         "journal": {"path": None if module.check_mode else params["journal_path"],
                     "run_id": None if module.check_mode else run_id,
-                    "records": journaled},
-        "recheck": {"clean": all(item["clean"] for item in checked), "pairs": checked},
+                    "records": len(changes) + bool(report and report.uncertain),
+                    "appended": report.appended if report else 0},
+        "recheck": {"clean": unread is None and all(item["clean"] for item in checked), "pairs": checked}
+        | ({"error": str(unread)} if unread is not None else {}),
         "counts": {"onprem_users": len(scope), "cloud_users": len(cloud.records), "pairs": len(pairing.pairs)}
         | {status: statuses.count(status) for status in STATUSES},
         "diff": [plan.diff for plan in changes],
     }
-    for warning in cloud.warnings:
+    for warning in cloud.warnings + (report.warnings if report else []):
         module.warn(warning)
-    if failed:
-        names = "; ".join(f"{plan.distinguished_name}: {err}" for plan, err in failed)
-        module.fail_json(msg=f"{len(failed)} user(s) could not be written: {names}",
-                         hint="the others were written and every change is in the journal; fix the cause and run "
-                              "the same task again to complete the alignment", **outcome)
+    if report and (report.failures() or unread is not None):
+        module.fail_json(msg=write_failure(report, unread),
+                         hint="every change is in the journal and nothing written is lost; fix the cause (or wait "
+                              "until the domain controller answers) and run the same task again to complete the "
+                              "alignment", **outcome)
     module.exit_json(**outcome)
 
 

@@ -319,10 +319,12 @@ def test_an_interrupted_alignment_loses_no_address_and_completes_when_run_again(
     assert sorted(grady_untouched["proxyAddresses"]) == sorted(by_name(demo)["grady"]["proxyAddresses"])
     assert len(first["changes"]) == 4  # the others were written
     journal = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
-    # every planned user, those written after grady's refusal included, and grady, whose write never happened
-    assert sorted(record["distinguished_name"].split(",")[0][3:] for record in journal) == [
+    # every planned user, those written after grady's refusal included, then grady's refused write marked undone
+    assert sorted(record["distinguished_name"].split(",")[0][3:] for record in journal[:5]) == [
         "adele", "alex", "diego", "grady", "megan"]
-    assert first["journal"]["records"] == 5
+    assert journal[5]["distinguished_name"] == grady_dn and journal[5]["before"] == journal[5]["after"]
+    assert first["journal"]["records"] == 4 and first["journal"]["appended"] == 6
+    assert {pair["onprem"]["sam_account_name"]: pair["status"] for pair in first["pairs"]}["grady"] == "failed"
 
     completed, second = align(lab, tmp_path)
 
@@ -533,7 +535,8 @@ def test_a_user_changed_by_another_writer_mid_run_is_planned_and_journaled_again
     assert process.returncode == 0, output
     result = json.loads((tmp_path / "aligned.json").read_text())
     records = journal_records(tmp_path)
-    assert result["journal"]["records"] == len(records) == 6  # five planned, and one planned again
+    assert result["journal"]["appended"] == len(records) == 6  # five planned, and one planned again
+    assert result["journal"]["records"] == 5
     first, again = [record for record in records if record["distinguished_name"] == dn]
     assert recorded(again["before"]) == journaled(other) != recorded(first["before"])
     now = user(lab_vars, sam, "proxyAddresses", "mail", "mailNickname")

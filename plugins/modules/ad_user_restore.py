@@ -123,6 +123,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._alignment_io impo
     write_restore,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guard_input
 from ansible_collections.hybrid.identity.plugins.module_utils._journal import plan_restore, read_journal
 
 ARGUMENT_SPEC = {
@@ -133,6 +134,7 @@ ARGUMENT_SPEC = {
 
 def main():
     module = AnsibleModule(argument_spec=AD_CONNECTION_SPEC | ARGUMENT_SPEC, supports_check_mode=True)
+    guard_input(module)
     if LDAP3_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("ldap3"), exception=str(LDAP3_IMPORT_ERROR))
     params = module.params

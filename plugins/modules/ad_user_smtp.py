@@ -280,6 +280,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import
 from ansible_collections.hybrid.identity.plugins.module_utils._addresses import AddressError
 from ansible_collections.hybrid.identity.plugins.module_utils._anchor import AnchorError
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guard_input
 from ansible_collections.hybrid.identity.plugins.module_utils._user_plan import UserRequest
 
 _LIST_CHANGE = {
@@ -323,6 +324,7 @@ def main():
         required_one_of=[("identity", "users")],
         supports_check_mode=True,
     )
+    guard_input(module)
     if LDAP3_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("ldap3"), exception=str(LDAP3_IMPORT_ERROR))
 

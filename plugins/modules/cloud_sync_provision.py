@@ -232,6 +232,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
     GraphSettings,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guard_input
 
 ARGUMENT_SPEC = {
     "distinguished_names": {"type": "list", "elements": "str", "required": True},
@@ -248,6 +249,7 @@ def main():
     module = AnsibleModule(argument_spec=GRAPH_AUTH_SPEC | ARGUMENT_SPEC,
                            mutually_exclusive=[("service_principal_id", "service_principal_name")],
                            supports_check_mode=True)
+    guard_input(module)
     if GRAPH_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("msal and requests"), exception=str(GRAPH_IMPORT_ERROR))
     params = module.params

@@ -327,6 +327,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
     GraphSettings,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guard_input
 from ansible_collections.hybrid.identity.plugins.module_utils._journal import new_run_id
 from ansible_collections.hybrid.identity.plugins.module_utils._matching import CloudIndex
 from ansible_collections.hybrid.identity.plugins.module_utils._pairing import (
@@ -420,6 +421,7 @@ def main():
         mutually_exclusive=[("pairs", "pairs_file")],
         supports_check_mode=True,
     )
+    guard_input(module)
     for missing, library in ((LDAP3_IMPORT_ERROR, "ldap3"), (GRAPH_IMPORT_ERROR, "msal and requests")):
         if missing is not None:
             module.fail_json(msg=missing_required_lib(library), exception=str(missing))

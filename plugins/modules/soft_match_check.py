@@ -262,6 +262,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
     GraphSettings,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guard_input
 from ansible_collections.hybrid.identity.plugins.module_utils._matching import CloudIndex, predict, summarize
 from ansible_collections.hybrid.identity.plugins.module_utils._report import write_reports
 from ansible_collections.hybrid.identity.plugins.module_utils._soft_match_inputs import (
@@ -360,6 +361,7 @@ def main():
         mutually_exclusive=[("onprem_users", "search_base"), ("onprem_users", "ldap_filter")],
         supports_check_mode=True,
     )
+    guard_input(module)
     for missing, library in ((LDAP3_IMPORT_ERROR, "ldap3"), (GRAPH_IMPORT_ERROR, "msal and requests")):
         if missing is not None:
             module.fail_json(msg=missing_required_lib(library), exception=str(missing))

@@ -182,6 +182,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._soft_match_inputs
     merge_tenant,
     with_admin_roles,
 )
+from ansible_collections.hybrid.identity.plugins.module_utils._sync_features import requested_features
 
 ARGUMENT_SPEC = {
     "users": {"type": "list", "elements": "str"},
@@ -228,6 +229,7 @@ def main():
 
     created = []
     try:
+        params["features"] = requested_features(params["features"])
         options = TransferOptions(params["ou"], params["sam_account_name_template"], bool(params["password"]),
                                   params["domain_map"])
         with GraphClient(GraphSettings.from_params(params)) as client:

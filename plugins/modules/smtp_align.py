@@ -337,6 +337,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._pairing import (
     rows_from_csv,
     rows_from_records,
 )
+from ansible_collections.hybrid.identity.plugins.module_utils._sync_features import requested_features
 
 try:
     import yaml
@@ -432,6 +433,7 @@ def main():
 
     written = []
     try:
+        params["features"] = requested_features(params["features"])
         rows = explicit_rows(params)
         options = AlignmentOptions(params["primary"], params["fix_immutable_id_mismatch"], params["source_anchor"])
         with GraphClient(GraphSettings.from_params(params)) as client:

@@ -75,6 +75,8 @@ options:
         C(blockCloudObjectTakeoverThroughHardMatchEnabled) ...). Values given here win over what is read.
       - Switches neither given nor read take Microsoft's defaults (soft match and UPN soft match on, both block
         switches off, both quarantine switches on, C(synchronizeUpnForManagedUsersEnabled) on).
+      - Each name must be one of the switches M(hybrid.identity.directory_sync_features) lists, each value a
+        boolean; an unknown name or a value such as V(maybe) is refused before anything is read.
     type: dict
   verified_domains:
     description:
@@ -272,6 +274,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._soft_match_inputs
     read_onprem_users,
     with_admin_roles,
 )
+from ansible_collections.hybrid.identity.plugins.module_utils._sync_features import requested_features
 from ansible_collections.hybrid.identity.plugins.module_utils._version import COLLECTION_VERSION
 
 ARGUMENT_SPEC = {
@@ -368,6 +371,7 @@ def main():
 
     warnings = []
     try:
+        module.params["features"] = requested_features(module.params["features"])
         onprem_users, scope = onprem_side(module.params)
         cloud_users, cloud_objects, tenant = cloud_side(module.params, warnings)
         results = predict(

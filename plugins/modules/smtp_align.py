@@ -61,6 +61,8 @@ options:
         C(onprem) and C(cloud); other columns are ignored.
       - A C(.yml), C(.yaml) or C(.json) file holds a list of mappings with C(onprem) and C(cloud), or a mapping
         whose key C(pairs) holds that list.
+      - The file must be UTF-8 text. A file that is missing, empty, binary, cut short, not valid JSON or YAML, or
+        that holds anything but that list fails the task before anything is read, saying where it is wrong.
       - Mutually exclusive with O(pairs).
     type: path
   pair_by:
@@ -297,7 +299,6 @@ counts:
 """
 
 import dataclasses
-import json
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -316,11 +317,12 @@ from ansible_collections.hybrid.identity.plugins.module_utils._alignment_io impo
     onprem_user,
     planned_writes,
     read_cloud_side,
+    read_pairs_file,
     read_scope,
     write_journaled,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._anchor import AnchorError
-from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError, HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
 from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
     GRAPH_IMPORT_ERROR,
     GraphClient,
@@ -334,18 +336,9 @@ from ansible_collections.hybrid.identity.plugins.module_utils._pairing import (
     AUTOMATIC_RULES,
     onprem_view,
     pair_users,
-    rows_from_csv,
     rows_from_records,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._sync_features import requested_features
-
-try:
-    import yaml
-
-    YAML_IMPORT_ERROR = None
-except ImportError as import_error:  # only a YAML pairs_file needs it
-    yaml = None
-    YAML_IMPORT_ERROR = import_error
 
 ARGUMENT_SPEC = {
     "search_base": {"type": "str"},
@@ -372,35 +365,7 @@ ARGUMENT_SPEC = {
 def explicit_rows(params):
     if params["pairs"] is not None:
         return rows_from_records(params["pairs"])
-    path = params["pairs_file"]
-    if not path:
-        return []
-    try:
-        with open(path, encoding="utf-8-sig") as pairs_file:
-            text = pairs_file.read()
-    except OSError as err:
-        raise ConfigurationError(f"could not read pairs_file {path}: {err}") from err
-    if path.lower().endswith(".csv"):
-        return rows_from_csv(text)
-    if path.lower().endswith(".json"):
-        try:
-            return rows_from_records(unwrapped(json.loads(text)))
-        except ValueError as err:
-            raise ConfigurationError(f"pairs_file {path} is not JSON: {err}") from err
-    if yaml is None:
-        raise ConfigurationError(f"reading {path} needs PyYAML", hint="pip install pyyaml, or give the pairs as CSV")
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigurationError(f"pairs_file {path} is not YAML: {err}") from err
-    return rows_from_records(unwrapped(loaded))
-
-
-def unwrapped(loaded):
-    """The list of pairs, given bare or under the key `pairs`."""
-    if isinstance(loaded, dict):
-        return loaded.get("pairs") or []
-    return loaded or []
+    return read_pairs_file(params["pairs_file"]) if params["pairs_file"] else []
 
 
 def pairing_rules(params, rows):

@@ -336,8 +336,15 @@ class AdSession:
     ) -> Iterator[AdUser]:
         """Every user under search_base matching ldap_filter, one paged search, only the attributes asked for."""
         query = f"(&{USER_FILTER}{ldap_filter})" if ldap_filter else USER_FILTER
+        base = search_base or self.base_dn
+        if not _looks_like_dn(base):
+            raise ConfigurationError(
+                f"search_base {base!r} is not a distinguished name",
+                hint=f"write the full DN of an OU or container, for example OU=Staff,{self.base_dn} (attribute=value "
+                "per RDN, commas between them, special characters escaped with a backslash)",
+            )
         pages = self._connection.extend.standard.paged_search(
-            search_base or self.base_dn,
+            base,
             query,
             ldap3.SUBTREE,
             attributes=list(_with_required(attributes)),
@@ -350,6 +357,23 @@ class AdSession:
                     yield _user_from_entry(entry)
         except ldap_errors.LDAPInvalidFilterError as err:
             raise ConfigurationError(f"ldap_filter {ldap_filter!r} is not a valid LDAP filter: {err}") from err
+        except ldap_errors.LDAPNoSuchObjectResult as err:
+            raise ConfigurationError(
+                f"search_base {base!r} does not exist on {self.settings.host}"
+                + ("" if _dn_under(base, self.base_dn) else f" (it is not under the domain's base {self.base_dn})"),
+                hint="name an existing OU or container by its full DN (ldapsearch or dsquery ou shows them), or leave "
+                "search_base out to read the whole domain",
+            ) from err
+        except ldap_errors.LDAPInvalidDNSyntaxResult as err:
+            raise ConfigurationError(
+                f"the directory refused search_base {base!r} as a distinguished name",
+                hint="write the full DN of an OU or container, for example OU=Staff," + self.base_dn,
+            ) from err
+        except ldap_errors.LDAPReferralResult as err:
+            raise ConfigurationError(
+                f"search_base {base!r} is held by another directory; this domain controller refers elsewhere",
+                hint="point ad_server at a domain controller of the domain that holds it, or name an OU of this one",
+            ) from err
 
     def _search(self, query, attributes, base=None, scope=None) -> list[AdUser]:
         try:

@@ -327,6 +327,29 @@ class AdSession:
         entries = self._search(f"(userPrincipalName={escape_filter_chars(upn)})", ())
         return [entry.distinguished_name for entry in entries]
 
+    def objects_holding(self, values: Iterable[str], per_search: int = 50) -> list[AdUser]:
+        """Every object of the domain (user, group, contact ...) whose SMTP proxy address, mail or UPN is one of these.
+
+        One search for up to ``per_search`` values, each an OR of three indexed equality terms; AD
+        compares all three case-insensitively (rule book §1).
+        """
+        wanted = list(dict.fromkeys(values))
+        found: dict[str, AdUser] = {}
+        for start in range(0, len(wanted), per_search):  # no values, no search: "(|)" is not a filter
+            terms = []
+            for value in wanted[start:start + per_search]:
+                escaped = escape_filter_chars(value)
+                terms.append(f"(proxyAddresses=smtp:{escaped})(mail={escaped})(userPrincipalName={escaped})")
+            pages = self._connection.extend.standard.paged_search(
+                self.base_dn, f"(|{''.join(terms)})", ldap3.SUBTREE,
+                attributes=["proxyAddresses", "mail", "userPrincipalName", "objectGUID", "sAMAccountName"],
+                paged_size=PAGE_SIZE, generator=True,
+            )
+            for entry in pages:
+                if entry.get("type") == "searchResEntry":
+                    found[entry["dn"].lower()] = _user_from_entry(entry)
+        return list(found.values())
+
     def scan(
         self,
         attributes: Iterable[str],

@@ -3,15 +3,22 @@
 """The checks every module makes on its options before it reads or writes anything.
 
 Internal to the collection; no stable API. ``control_characters`` and ``insecure_tls_warnings``
-are pure; ``guard_input`` applies both to an AnsibleModule: it warns, or fails the task.
+are pure; ``ca_file_problems`` reads the CA files named; ``guarded_module`` builds the
+AnsibleModule and applies them all: it warns, or fails the task.
 """
 
 from __future__ import annotations
 
+import os
+import ssl
 import unicodedata
 from collections.abc import Iterator, Mapping
 
+from ansible.module_utils import basic
+
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
+
+CA_FILE_OPTIONS = ("ad_ca_cert", "graph_ca_cert")
 
 # Switching verification off is visible in the task's output, whichever option does it.
 TLS_SWITCHES = {
@@ -54,8 +61,9 @@ def _walk(value, path: str, spec: Mapping | None) -> Iterator[tuple[str, str, in
             option = (spec or {}).get(key) or {}
             if option.get("no_log"):
                 continue
-            name = f"{path}.{key}" if path else str(key)
-            if isinstance(key, str):
+            printable = not isinstance(key, str) or not any(_is_control(char) for char in key)
+            name = (f"{path}.{key}" if path else str(key)) if printable else f"{path}[{key!r}]"
+            if not printable:
                 yield from _walk(key, f"{name} (its key)", None)
             yield from _walk(item, name, option.get("options"))
     elif isinstance(value, list | tuple):
@@ -86,11 +94,50 @@ def insecure_tls_warnings(params: Mapping) -> list[str]:
     return [warning for option, warning in TLS_SWITCHES.items() if params.get(option) is False]
 
 
+def ca_file_problems(params: Mapping) -> list[tuple[str, str]]:
+    """(option, problem) for each CA file option naming something that is not a readable PEM bundle."""
+    problems = []
+    for option in CA_FILE_OPTIONS:
+        path = params.get(option)
+        if not path:
+            continue
+        if not os.path.exists(path):
+            problems.append((option, f"{option} {path} does not exist"))
+        elif not os.path.isfile(path):
+            problems.append((option, f"{option} {path} is not a file"))
+        else:
+            try:
+                ssl.create_default_context(cafile=path)
+            except (ssl.SSLError, ValueError):
+                problems.append((option, f"{option} {path} holds no PEM certificate (it is binary, DER, cut short "
+                                         "or not a certificate)"))
+            except OSError as err:
+                problems.append((option, f"could not read {option} {path}: {err.strerror}"))
+    return problems
+
+
 def guard_input(module) -> None:
-    """Warn about TLS verification switched off; fail the task on a control character in any option."""
+    """Warn about TLS verification switched off; fail the task on a control character or an unusable CA file."""
     for warning in insecure_tls_warnings(module.params):
         module.warn(warning)
     try:
         refuse_control_characters(module.params, module.argument_spec)
     except ControlCharacter as err:
         module.fail_json(msg=str(err), hint=err.hint)
+    for _option, problem in ca_file_problems(module.params):
+        module.fail_json(msg=problem, hint="give a PEM file holding the certificates (-----BEGIN CERTIFICATE----- "
+                                           "blocks) of the CA that issued the server's certificate")
+
+
+class _GuardedModule(basic.AnsibleModule):
+    def _log_invocation(self):
+        # syslog refuses a NUL, and AnsibleModule logs the invocation before the module can say why it is refused
+        if not control_characters(self.params, self.argument_spec):
+            super()._log_invocation()
+
+
+def guarded_module(**kwargs):
+    """The module's AnsibleModule, its options checked by ``guard_input`` before anything else happens."""
+    module = _GuardedModule(**kwargs)
+    guard_input(module)
+    return module

@@ -151,7 +151,7 @@ not_created:
 
 import dataclasses
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._ad import LDAP3_IMPORT_ERROR, AdSession, AdSettings
 from ansible_collections.hybrid.identity.plugins.module_utils._ad_create import (
@@ -175,7 +175,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
     GraphSettings,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guard_input
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils._matching import CloudIndex, CloudUser
 from ansible_collections.hybrid.identity.plugins.module_utils._soft_match_inputs import (
     CloudReader,
@@ -215,13 +215,12 @@ def read_cloud(client, params):
 
 
 def main():
-    module = AnsibleModule(
+    module = guarded_module(
         argument_spec=AD_CONNECTION_SPEC | GRAPH_AUTH_SPEC | ARGUMENT_SPEC,
         mutually_exclusive=[("users", "graph_filter")],
         required_one_of=[("users", "graph_filter")],
         supports_check_mode=True,
     )
-    guard_input(module)
     for missing, library in ((LDAP3_IMPORT_ERROR, "ldap3"), (GRAPH_IMPORT_ERROR, "msal and requests")):
         if missing is not None:
             module.fail_json(msg=missing_required_lib(library), exception=str(missing))

@@ -113,7 +113,7 @@ unchanged:
 
 import dataclasses
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._ad import LDAP3_IMPORT_ERROR, AdSession, AdSettings
 from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import AD_CONNECTION_SPEC
@@ -123,7 +123,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._alignment_io impo
     write_restore,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
-from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guard_input
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils._journal import plan_restore, read_journal
 
 ARGUMENT_SPEC = {
@@ -133,8 +133,7 @@ ARGUMENT_SPEC = {
 
 
 def main():
-    module = AnsibleModule(argument_spec=AD_CONNECTION_SPEC | ARGUMENT_SPEC, supports_check_mode=True)
-    guard_input(module)
+    module = guarded_module(argument_spec=AD_CONNECTION_SPEC | ARGUMENT_SPEC, supports_check_mode=True)
     if LDAP3_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("ldap3"), exception=str(LDAP3_IMPORT_ERROR))
     params = module.params

@@ -283,7 +283,7 @@ diff:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._ad import (
     LDAP3_IMPORT_ERROR,
@@ -295,7 +295,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import
 from ansible_collections.hybrid.identity.plugins.module_utils._addresses import AddressError
 from ansible_collections.hybrid.identity.plugins.module_utils._anchor import AnchorError
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
-from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guard_input
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils._user_plan import UserRequest
 
 _LIST_CHANGE = {
@@ -334,13 +334,12 @@ def requested_users(params):
 
 
 def main():
-    module = AnsibleModule(
+    module = guarded_module(
         argument_spec=AD_CONNECTION_SPEC | ARGUMENT_SPEC,
         mutually_exclusive=[("identity", "users")],
         required_one_of=[("identity", "users")],
         supports_check_mode=True,
     )
-    guard_input(module)
     if LDAP3_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("ldap3"), exception=str(LDAP3_IMPORT_ERROR))
 

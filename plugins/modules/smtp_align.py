@@ -300,7 +300,7 @@ counts:
 
 import dataclasses
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._ad import LDAP3_IMPORT_ERROR, AdSession, AdSettings
 from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import AD_CONNECTION_SPEC
@@ -329,7 +329,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
     GraphSettings,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guard_input
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils._journal import new_run_id
 from ansible_collections.hybrid.identity.plugins.module_utils._matching import CloudIndex
 from ansible_collections.hybrid.identity.plugins.module_utils._pairing import (
@@ -382,12 +382,11 @@ def rebound(pairs, users_by_guid):
 
 
 def main():
-    module = AnsibleModule(
+    module = guarded_module(
         argument_spec=AD_CONNECTION_SPEC | GRAPH_AUTH_SPEC | ARGUMENT_SPEC,
         mutually_exclusive=[("pairs", "pairs_file")],
         supports_check_mode=True,
     )
-    guard_input(module)
     for missing, library in ((LDAP3_IMPORT_ERROR, "ldap3"), (GRAPH_IMPORT_ERROR, "msal and requests")):
         if missing is not None:
             module.fail_json(msg=missing_required_lib(library), exception=str(missing))

@@ -253,7 +253,7 @@ counts:
 
 import datetime
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._ad import LDAP3_IMPORT_ERROR, AdSession, AdSettings
 from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import AD_CONNECTION_SPEC
@@ -264,7 +264,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
     GraphSettings,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guard_input
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils._matching import CloudIndex, predict, summarize
 from ansible_collections.hybrid.identity.plugins.module_utils._report import write_reports
 from ansible_collections.hybrid.identity.plugins.module_utils._soft_match_inputs import (
@@ -359,12 +359,11 @@ def warn_all(module, warnings):
 
 
 def main():
-    module = AnsibleModule(
+    module = guarded_module(
         argument_spec=optional(AD_CONNECTION_SPEC) | optional(GRAPH_AUTH_SPEC) | ARGUMENT_SPEC,
         mutually_exclusive=[("onprem_users", "search_base"), ("onprem_users", "ldap_filter")],
         supports_check_mode=True,
     )
-    guard_input(module)
     for missing, library in ((LDAP3_IMPORT_ERROR, "ldap3"), (GRAPH_IMPORT_ERROR, "msal and requests")):
         if missing is not None:
             module.fail_json(msg=missing_required_lib(library), exception=str(missing))

@@ -4,6 +4,7 @@ import pytest
 
 from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import (
     ControlCharacter,
+    ca_file_problems,
     control_characters,
     insecure_tls_warnings,
     refuse_control_characters,
@@ -30,7 +31,7 @@ def test_printable_text_and_non_ascii_pass():
 def test_nested_values_are_named_by_their_path():
     params = {"users": [{"identity": "alice"}, {"identity": "bob\r"}], "features": {"block\nSoftMatch": True}}
     assert control_characters(params, SPEC) == [("users[1].identity", "\r", 3),
-                                                ("features.block\nSoftMatch (its key)", "\n", 5)]
+                                                ("features['block\\nSoftMatch'] (its key)", "\n", 5)]
 
 
 def test_secrets_are_not_looked_at():
@@ -57,3 +58,15 @@ def test_a_warning_for_each_connection_whose_certificate_is_not_verified(params,
     warnings = insecure_tls_warnings(params)
     assert [warning.split(" ", 1)[0] for warning in warnings] == warned
     assert all("ca_cert" in warning for warning in warnings)
+
+
+def test_a_ca_file_must_be_a_readable_pem_bundle(tmp_path):
+    (tmp_path / "binary.pem").write_bytes(bytes(range(256)))
+    (tmp_path / "cut.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIDazCCAlOgAwIBAgIUX1xu\n")
+    params = {"ad_ca_cert": str(tmp_path / "gone.pem"), "graph_ca_cert": str(tmp_path)}
+    assert [problem for _option, problem in ca_file_problems(params)] == [
+        f"ad_ca_cert {tmp_path}/gone.pem does not exist", f"graph_ca_cert {tmp_path} is not a file"]
+    for name in ("binary.pem", "cut.pem"):
+        [(option, problem)] = ca_file_problems({"ad_ca_cert": str(tmp_path / name), "graph_ca_cert": None})
+        assert option == "ad_ca_cert" and problem.endswith("holds no PEM certificate (it is binary, DER, cut short "
+                                                           "or not a certificate)")

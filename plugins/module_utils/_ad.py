@@ -124,7 +124,8 @@ def _server_address(server: str, tls: str) -> tuple[str, int, str]:
         return server, 636 if tls == "ldaps" else 389, tls
     url = urlsplit(server)
     if url.scheme not in ("ldap", "ldaps") or not url.hostname:
-        raise ConfigurationError(f"ad_server {server!r} is not a host name or an ldap:// or ldaps:// URL")
+        raise ConfigurationError(f"ad_server {server!r} is not a host name or an ldap:// or ldaps:// URL",
+                                 hint="give the domain controller as dc01.contoso.com or ldaps://dc01.contoso.com:636")
     if (url.scheme == "ldaps") != (tls == "ldaps"):
         wanted = "ldaps" if url.scheme == "ldaps" else "starttls (or none)"
         raise ConfigurationError(
@@ -379,7 +380,9 @@ class AdSession:
                 if entry.get("type") == "searchResEntry":
                     yield _user_from_entry(entry)
         except ldap_errors.LDAPInvalidFilterError as err:
-            raise ConfigurationError(f"ldap_filter {ldap_filter!r} is not a valid LDAP filter: {err}") from err
+            raise ConfigurationError(f"ldap_filter {ldap_filter!r} is not a valid LDAP filter: {err}",
+                                     hint="write an RFC 4515 filter in parentheses, for example "
+                                          "(department=Sales) or (&(mail=*)(!(title=Intern)))") from err
         except ldap_errors.LDAPNoSuchObjectResult as err:
             raise ConfigurationError(
                 f"search_base {base!r} does not exist on {self.settings.host}"

@@ -405,7 +405,9 @@ def main():
             )
         except (OSError, ValueError) as err:
             warn_all(module, warnings)
-            module.fail_json(msg=f"could not write the reports into {module.params['report_dir']}: {err}", **outcome)
+            module.fail_json(msg=f"could not write the reports into {module.params['report_dir']}: {err}",
+                             hint="give report_dir as a directory the controller user may write, or leave it out",
+                             **outcome)
     warn_all(module, warnings)
     module.exit_json(**outcome)
 

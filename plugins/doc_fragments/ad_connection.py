@@ -71,8 +71,8 @@ options:
   ad_validate_certs:
     description:
       - Check the server certificate against the CA and the host name in O(ad_server).
-      - Turning this off exposes the bind password to anyone who can intercept the connection.
-      - If not set, the environment variable E(HYBRID_AD_VALIDATE_CERTS) is used.
+      - Turning this off exposes the bind password to anyone who can intercept the connection; every task
+        that turns it off warns so. It has no environment variable, so that it is always visible in the play.
     type: bool
     default: true
   ad_base_dn:

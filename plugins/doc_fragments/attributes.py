@@ -17,6 +17,10 @@ attributes:
     support: full
     platforms: posix
     description: Runs on the controller, which talks to the directory over the network.
+notes:
+  - A control character (NUL, TAB, CR, LF, any other below U+0020, or DEL) in any option value, nested values
+    included, fails the task before anything is sent to Active Directory or Microsoft Graph; secrets are not
+    looked at.
 """
 
     READ_ONLY = r"""
@@ -31,4 +35,8 @@ attributes:
     support: full
     platforms: posix
     description: Runs on the controller, which talks to the services over the network.
+notes:
+  - A control character (NUL, TAB, CR, LF, any other below U+0020, or DEL) in any option value, nested values
+    included, fails the task before anything is sent to Active Directory or Microsoft Graph; secrets are not
+    looked at.
 """

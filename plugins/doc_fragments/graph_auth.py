@@ -63,8 +63,8 @@ options:
   graph_validate_certs:
     description:
       - Check the certificates of O(authority_host) and O(graph_endpoint).
-      - Turning this off exposes the credential and the tokens to anyone who can intercept the connection;
-        it has no environment variable, so that it is always visible in the play.
+      - Turning this off exposes the credential and the tokens to anyone who can intercept the connection; every
+        task that turns it off warns so. It has no environment variable, so that it is always visible in the play.
     type: bool
     default: true
 requirements:

@@ -124,7 +124,8 @@ def _server_address(server: str, tls: str) -> tuple[str, int, str]:
         return server, 636 if tls == "ldaps" else 389, tls
     url = urlsplit(server)
     if url.scheme not in ("ldap", "ldaps") or not url.hostname:
-        raise ConfigurationError(f"ad_server {server!r} is not a host name or an ldap:// or ldaps:// URL")
+        raise ConfigurationError(f"ad_server {server!r} is not a host name or an ldap:// or ldaps:// URL",
+                                 hint="give the domain controller as dc01.contoso.com or ldaps://dc01.contoso.com:636")
     if (url.scheme == "ldaps") != (tls == "ldaps"):
         wanted = "ldaps" if url.scheme == "ldaps" else "starttls (or none)"
         raise ConfigurationError(
@@ -345,6 +346,29 @@ class AdSession:
         entries = self._search(f"(userPrincipalName={escape_filter_chars(upn)})", ())
         return [entry.distinguished_name for entry in entries]
 
+    def objects_holding(self, values: Iterable[str], per_search: int = 50) -> list[AdUser]:
+        """Every object of the domain (user, group, contact ...) whose SMTP proxy address, mail or UPN is one of these.
+
+        One search for up to ``per_search`` values, each an OR of three indexed equality terms; AD
+        compares all three case-insensitively (rule book §1).
+        """
+        wanted = list(dict.fromkeys(values))
+        found: dict[str, AdUser] = {}
+        for start in range(0, len(wanted), per_search):  # no values, no search: "(|)" is not a filter
+            terms = []
+            for value in wanted[start:start + per_search]:
+                escaped = escape_filter_chars(value)
+                terms.append(f"(proxyAddresses=smtp:{escaped})(mail={escaped})(userPrincipalName={escaped})")
+            pages = self._connection.extend.standard.paged_search(
+                self.base_dn, f"(|{''.join(terms)})", ldap3.SUBTREE,
+                attributes=["proxyAddresses", "mail", "userPrincipalName", "objectGUID", "sAMAccountName"],
+                paged_size=PAGE_SIZE, generator=True,
+            )
+            for entry in pages:
+                if entry.get("type") == "searchResEntry":
+                    found[entry["dn"].lower()] = _user_from_entry(entry)
+        return list(found.values())
+
     def scan(
         self,
         attributes: Iterable[str],
@@ -354,8 +378,15 @@ class AdSession:
     ) -> Iterator[AdUser]:
         """Every user under search_base matching ldap_filter, one paged search, only the attributes asked for."""
         query = f"(&{USER_FILTER}{ldap_filter})" if ldap_filter else USER_FILTER
+        base = search_base or self.base_dn
+        if not _looks_like_dn(base):
+            raise ConfigurationError(
+                f"search_base {base!r} is not a distinguished name",
+                hint=f"write the full DN of an OU or container, for example OU=Staff,{self.base_dn} (attribute=value "
+                "per RDN, commas between them, special characters escaped with a backslash)",
+            )
         pages = self._connection.extend.standard.paged_search(
-            search_base or self.base_dn,
+            base,
             query,
             ldap3.SUBTREE,
             attributes=list(_with_required(attributes)),
@@ -368,7 +399,26 @@ class AdSession:
                     if entry.get("type") == "searchResEntry":
                         yield _user_from_entry(entry)
         except ldap_errors.LDAPInvalidFilterError as err:
-            raise ConfigurationError(f"ldap_filter {ldap_filter!r} is not a valid LDAP filter: {err}") from err
+            raise ConfigurationError(f"ldap_filter {ldap_filter!r} is not a valid LDAP filter: {err}",
+                                     hint="write an RFC 4515 filter in parentheses, for example "
+                                          "(department=Sales) or (&(mail=*)(!(title=Intern)))") from err
+        except ldap_errors.LDAPNoSuchObjectResult as err:
+            raise ConfigurationError(
+                f"search_base {base!r} does not exist on {self.settings.host}"
+                + ("" if _dn_under(base, self.base_dn) else f" (it is not under the domain's base {self.base_dn})"),
+                hint="name an existing OU or container by its full DN (ldapsearch or dsquery ou shows them), or leave "
+                "search_base out to read the whole domain",
+            ) from err
+        except ldap_errors.LDAPInvalidDNSyntaxResult as err:
+            raise ConfigurationError(
+                f"the directory refused search_base {base!r} as a distinguished name",
+                hint="write the full DN of an OU or container, for example OU=Staff," + self.base_dn,
+            ) from err
+        except ldap_errors.LDAPReferralResult as err:
+            raise ConfigurationError(
+                f"search_base {base!r} is held by another directory; this domain controller refers elsewhere",
+                hint="point ad_server at a domain controller of the domain that holds it, or name an OU of this one",
+            ) from err
 
     def _search(self, query, attributes, base=None, scope=None) -> list[AdUser]:
         try:

@@ -8,6 +8,7 @@ Internal to the collection; no stable API.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ansible_collections.hybrid.identity.plugins.module_utils._ad import (
     USER_ATTRIBUTES,
@@ -16,6 +17,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._ad import (
     ConcurrentChange,
     InvalidIdentity,
 )
+from ansible_collections.hybrid.identity.plugins.module_utils._address_holders import refuse_held_values
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
 from ansible_collections.hybrid.identity.plugins.module_utils._user_plan import UserPlan, UserRequest, plan_user
 
@@ -26,8 +28,14 @@ class UpnInUse(HybridIdentityError):
     pass
 
 
-def plan_requests(ad: AdSession, requests: Sequence[UserRequest]) -> list[tuple]:
-    """(user, request, plan) for each request; raises before any write when one is wrong."""
+def plan_requests(ad: AdSession, requests: Sequence[UserRequest],
+                  allow_duplicate_addresses: bool = False) -> list[tuple]:
+    """(user, request, plan) for each request; raises before any write when one is wrong.
+
+    An address or UPN the plans give that another object holds is refused (rule book §4), in one
+    search per fifty values; with ``allow_duplicate_addresses`` an address (not a UPN) is let
+    through and noted on the plan.
+    """
     planned = []
     seen = {}
     for request in requests:
@@ -39,10 +47,10 @@ def plan_requests(ad: AdSession, requests: Sequence[UserRequest]) -> list[tuple]
                 hint="list each user once",
             )
         seen[user.distinguished_name] = request.identity
-        plan = plan_user(user, request)
-        _check_upn_free(ad, plan)
-        planned.append((user, request, plan))
-    return planned
+        planned.append((user, request, plan_user(user, request)))
+    notices = refuse_held_values(ad, [plan for _user, _request, plan in planned], allow_duplicate_addresses)
+    return [(user, request, replace(plan, notices=tuple(notices.get(plan.distinguished_name, ()))))
+            for user, request, plan in planned]
 
 
 def write_plan(ad: AdSession, user, request: UserRequest, plan: UserPlan, attempts: int = WRITE_ATTEMPTS) -> UserPlan:

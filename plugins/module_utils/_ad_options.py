@@ -32,11 +32,9 @@ AD_CONNECTION_SPEC = {
         "fallback": (env_fallback, ["HYBRID_AD_ALLOW_PLAINTEXT"]),
     },
     "ad_ca_cert": {"type": "path", "fallback": (env_fallback, ["HYBRID_AD_CA_CERT"])},
-    "ad_validate_certs": {
-        "type": "bool",
-        "default": True,
-        "fallback": (env_fallback, ["HYBRID_AD_VALIDATE_CERTS"]),
-    },
+    # No environment fallback on purpose, as for graph_validate_certs: switching TLS verification off must be
+    # visible in the play.
+    "ad_validate_certs": {"type": "bool", "default": True},
     "ad_base_dn": {"type": "str", "fallback": (env_fallback, ["HYBRID_AD_BASE_DN"])},
     "ad_timeout": {"type": "int", "default": 30, "fallback": (env_fallback, ["HYBRID_AD_TIMEOUT"])},
 }

@@ -18,7 +18,8 @@ class AnchorError(ValueError):
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
-        self.hint = hint
+        self.hint = hint or ("give the cloud user's onPremisesImmutableId (the base64 of 16 bytes, 24 characters "
+                             "ending in ==) or a GUID such as 9a7ed32a-0ab4-4d46-aa48-2d7d273334f6")
 
 
 def guid_bytes(value: str | bytes | uuid.UUID) -> bytes:

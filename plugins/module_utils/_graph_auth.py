@@ -48,9 +48,13 @@ class ClientCertificate:
         try:
             with open(path, encoding="ascii") as pem_file:
                 pem = pem_file.read()
-        except (OSError, UnicodeDecodeError) as err:
-            raise ConfigurationError(f"can't read client_certificate {path}: {err.__class__.__name__}",
+        except OSError as err:
+            raise ConfigurationError(f"can't read client_certificate {path}: {err.strerror or err}",
                                      hint="give the path of a PEM file readable on the controller") from None
+        except UnicodeDecodeError:
+            raise ConfigurationError(f"client_certificate {path} is not a PEM text file (it holds binary data)",
+                                     hint="give a PEM file with the private key and the certificate, as "
+                                          "openssl pkcs12 -nodes writes it from a PFX") from None
         if _PEM_ENCRYPTED_KEY in pem:
             raise ConfigurationError(f"the private key in {path} is encrypted",
                                      hint="store the key unencrypted in a file only the controller user can read")

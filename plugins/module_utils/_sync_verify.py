@@ -16,7 +16,11 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ansible_collections.hybrid.identity.plugins.module_utils._addresses import AddressError, ProxyAddress
+from ansible_collections.hybrid.identity.plugins.module_utils._addresses import (
+    AddressError,
+    ProxyAddress,
+    validate_smtp_address,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils._cloud_users import LookupRequest, primary_smtp
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError
 
@@ -130,11 +134,14 @@ def _text(value) -> str | None:
 
 
 def _bare_smtp(value: str, where: str) -> str:
-    if ":" not in value:
-        return value
-    parsed = _proxy_address(value, where)
+    parsed = _proxy_address(value, where) if ":" in value else ProxyAddress.smtp(value)
     if not parsed.is_smtp:
         raise ConfigurationError(f"{where} {value!r} is not an SMTP address", hint="give the address bare")
+    violations = validate_smtp_address(parsed.address)
+    if violations:
+        # a malformed expectation would otherwise be waited for until the timeout
+        raise ConfigurationError(f"{where} {value!r}: {violations[0].message}", hint="give the address the cloud "
+                                 "user must show as its primary, as name@domain")
     return parsed.address
 
 

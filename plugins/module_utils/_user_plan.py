@@ -76,6 +76,7 @@ class UserPlan:
     changes: tuple  # of AttributeChange-like tuples: (attribute, delete, add)
     before: dict
     after: dict
+    notices: tuple[str, ...] = ()  # conflicts the task was told to allow (allow_duplicate_addresses)
 
     @property
     def changed(self) -> bool:
@@ -100,7 +101,7 @@ class UserPlan:
             "after": self.after,
             "added": list(self.addresses.to_add),
             "removed": list(self.addresses.to_delete),
-            "warnings": [violation.message for violation in self.addresses.warnings],
+            "warnings": [violation.message for violation in self.addresses.warnings] + list(self.notices),
         }
 
 

@@ -151,7 +151,7 @@ not_created:
 
 import dataclasses
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._ad import LDAP3_IMPORT_ERROR, AdSession, AdSettings
 from ansible_collections.hybrid.identity.plugins.module_utils._ad_create import (
@@ -175,12 +175,14 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
     GraphSettings,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils._matching import CloudIndex, CloudUser
 from ansible_collections.hybrid.identity.plugins.module_utils._soft_match_inputs import (
     CloudReader,
     merge_tenant,
     with_admin_roles,
 )
+from ansible_collections.hybrid.identity.plugins.module_utils._sync_features import requested_features
 
 ARGUMENT_SPEC = {
     "users": {"type": "list", "elements": "str"},
@@ -213,7 +215,7 @@ def read_cloud(client, params):
 
 
 def main():
-    module = AnsibleModule(
+    module = guarded_module(
         argument_spec=AD_CONNECTION_SPEC | GRAPH_AUTH_SPEC | ARGUMENT_SPEC,
         mutually_exclusive=[("users", "graph_filter")],
         required_one_of=[("users", "graph_filter")],
@@ -226,6 +228,7 @@ def main():
 
     created = []
     try:
+        params["features"] = requested_features(params["features"])
         options = TransferOptions(params["ou"], params["sam_account_name_template"], bool(params["password"]),
                                   params["domain_map"])
         with GraphClient(GraphSettings.from_params(params)) as client:

@@ -159,7 +159,7 @@ unchanged:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._ad import (
     LDAP3_IMPORT_ERROR,
@@ -171,6 +171,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._ad import (
 from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import AD_CONNECTION_SPEC
 from ansible_collections.hybrid.identity.plugins.module_utils._alignment_io import users_by_guid
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils._journal import read_journal
 from ansible_collections.hybrid.identity.plugins.module_utils._journal_restore import plan_restore
 from ansible_collections.hybrid.identity.plugins.module_utils._journaled_writes import current_states, write_restore
@@ -232,7 +233,7 @@ def failure_hint(not_restored, unnamed):
 
 
 def main():
-    module = AnsibleModule(argument_spec=AD_CONNECTION_SPEC | ARGUMENT_SPEC, supports_check_mode=True)
+    module = guarded_module(argument_spec=AD_CONNECTION_SPEC | ARGUMENT_SPEC, supports_check_mode=True)
     if LDAP3_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("ldap3"), exception=str(LDAP3_IMPORT_ERROR))
     params = module.params

@@ -16,8 +16,9 @@ description:
   - Writes one LDAP modify per user that deletes the exact old values and adds the new ones. When
     someone else changed the user between read and write, the modify fails; the module then reads
     the user again and plans anew, so the other change is kept.
-  - Every user is planned before anything is written, so an unknown user, an ambiguous identity or
-    a malformed address anywhere in O(users) fails the task with nothing changed.
+  - Every user is planned before anything is written, so an unknown user, an ambiguous identity,
+    a malformed address, or an address or UPN another object holds anywhere in O(users) fails the
+    task with nothing changed.
   - Values are compared as Active Directory compares them, case-insensitively; promoting a
     secondary deletes it and adds its upper-case C(SMTP:) form in the same modify.
 author:
@@ -107,6 +108,18 @@ options:
       - The sync derives the cloud user's initial-domain address, C(<mailNickname>@<tenant>.onmicrosoft.com), from
         it; naming the cloud user's current one keeps that address through the first sync.
     type: str
+  allow_duplicate_addresses:
+    description:
+      - Give a user an address (an SMTP proxy address, or C(mail)) that another object of the domain, a user, a
+        group or a contact, already holds.
+      - By default such a request fails the task before anything is written, naming the object that holds the
+        address, because the sync would quarantine the duplicate (rule book §4). Set it when the other object
+        gives the address up before the next sync; each such address is then listed in RV(results[].warnings).
+      - Applies to every user of the task. A user principal name another object holds is refused either way.
+      - The objects holding the requested addresses are found in one search per fifty new values, for all of
+        O(users) at once; an address moved from one listed user to another in the same task is no conflict.
+    type: bool
+    default: false
   users:
     description:
       - Many users in one task over one connection. Each item takes the options above.
@@ -258,7 +271,9 @@ results:
       elements: str
       sample: ["SMTP:alice.old@contoso.com", "smtp:Alice@contoso.com"]
     warnings:
-      description: Rule violations found in values the task left untouched.
+      description:
+        - Rule violations found in values the task left untouched, and the addresses another object holds that
+          O(allow_duplicate_addresses) let through.
       type: list
       elements: str
 diff:
@@ -268,7 +283,7 @@ diff:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._ad import (
     LDAP3_IMPORT_ERROR,
@@ -280,6 +295,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import
 from ansible_collections.hybrid.identity.plugins.module_utils._addresses import AddressError
 from ansible_collections.hybrid.identity.plugins.module_utils._anchor import AnchorError
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils._user_plan import UserRequest
 
 _LIST_CHANGE = {
@@ -302,6 +318,7 @@ USER_SPEC = {
 }
 ARGUMENT_SPEC = USER_SPEC | {
     "identity": {"type": "str"},
+    "allow_duplicate_addresses": {"type": "bool", "default": False},
     "users": {
         "type": "list",
         "elements": "dict",
@@ -317,7 +334,7 @@ def requested_users(params):
 
 
 def main():
-    module = AnsibleModule(
+    module = guarded_module(
         argument_spec=AD_CONNECTION_SPEC | ARGUMENT_SPEC,
         mutually_exclusive=[("identity", "users")],
         required_one_of=[("identity", "users")],
@@ -330,7 +347,7 @@ def main():
     try:
         requests = requested_users(module.params)
         with AdSession(AdSettings.from_params(module.params)) as ad:
-            planned = plan_requests(ad, requests)
+            planned = plan_requests(ad, requests, module.params["allow_duplicate_addresses"])
             for user, request, plan in planned:
                 written.append(plan if module.check_mode else write_plan(ad, user, request, plan))
     except (HybridIdentityError, AddressError, AnchorError) as err:
@@ -341,6 +358,9 @@ def main():
             results=[plan.result for plan in written],
         )
 
+    for plan in written:
+        for notice in plan.notices:
+            module.warn(notice)
     module.exit_json(
         changed=any(plan.changed for plan in written),
         results=[plan.result for plan in written],

@@ -211,7 +211,7 @@ outcomes:
   sample: {"exported": 2, "unchanged": 1}
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._cloud_sync import (
     EXPORTED,
@@ -232,6 +232,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
     GraphSettings,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
 
 ARGUMENT_SPEC = {
     "distinguished_names": {"type": "list", "elements": "str", "required": True},
@@ -245,7 +246,7 @@ ARGUMENT_SPEC = {
 
 
 def main():
-    module = AnsibleModule(argument_spec=GRAPH_AUTH_SPEC | ARGUMENT_SPEC,
+    module = guarded_module(argument_spec=GRAPH_AUTH_SPEC | ARGUMENT_SPEC,
                            mutually_exclusive=[("service_principal_id", "service_principal_name")],
                            supports_check_mode=True)
     if GRAPH_IMPORT_ERROR is not None:

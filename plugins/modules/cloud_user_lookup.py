@@ -201,7 +201,7 @@ not_found:
     object_id: []
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._cloud_users import LookupRequest, find_cloud_users
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
@@ -211,6 +211,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
     GraphSettings,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
 
 ARGUMENT_SPEC = {
     "smtp": {"type": "list", "elements": "str"},
@@ -224,7 +225,7 @@ ARGUMENT_SPEC = {
 
 
 def main():
-    module = AnsibleModule(argument_spec=GRAPH_AUTH_SPEC | ARGUMENT_SPEC, supports_check_mode=True)
+    module = guarded_module(argument_spec=GRAPH_AUTH_SPEC | ARGUMENT_SPEC, supports_check_mode=True)
     if GRAPH_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("msal and requests"), exception=str(GRAPH_IMPORT_ERROR))
 

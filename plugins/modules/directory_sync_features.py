@@ -94,7 +94,7 @@ changes:
   sample: {"blockSoftMatchEnabled": false}
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
 from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
@@ -104,6 +104,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_errors import MissingPermission
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils._sync_features import (
     apply_features,
     plan_features,
@@ -120,7 +121,7 @@ DELEGATED_ONLY = ("Microsoft documents this call for delegated access by a Globa
 
 
 def main():
-    module = AnsibleModule(argument_spec=GRAPH_AUTH_SPEC | ARGUMENT_SPEC, supports_check_mode=True)
+    module = guarded_module(argument_spec=GRAPH_AUTH_SPEC | ARGUMENT_SPEC, supports_check_mode=True)
     if GRAPH_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("msal and requests"), exception=str(GRAPH_IMPORT_ERROR))
 

@@ -181,7 +181,7 @@ elapsed:
   sample: 31.2
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._cloud_users import find_cloud_users
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
@@ -191,6 +191,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
     GraphSettings,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils._sync_verify import (
     ExpectedJoin,
     failure_message,
@@ -224,7 +225,7 @@ def read_users(graph, request, warnings: list[str]) -> list[dict]:
 
 
 def main():
-    module = AnsibleModule(argument_spec=GRAPH_AUTH_SPEC | ARGUMENT_SPEC, supports_check_mode=True)
+    module = guarded_module(argument_spec=GRAPH_AUTH_SPEC | ARGUMENT_SPEC, supports_check_mode=True)
     if GRAPH_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("msal and requests"), exception=str(GRAPH_IMPORT_ERROR))
     timeout, poll_interval = module.params["timeout"], module.params["poll_interval"]

@@ -61,6 +61,8 @@ options:
         C(onprem) and C(cloud); other columns are ignored.
       - A C(.yml), C(.yaml) or C(.json) file holds a list of mappings with C(onprem) and C(cloud), or a mapping
         whose key C(pairs) holds that list.
+      - The file must be UTF-8 text. A file that is missing, empty, binary, cut short, not valid JSON or YAML, or
+        that holds anything but that list fails the task before anything is read, saying where it is wrong.
       - Mutually exclusive with O(pairs).
     type: path
   pair_by:
@@ -328,9 +330,8 @@ counts:
 """
 
 import dataclasses
-import json
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._ad import (
     LDAP3_IMPORT_ERROR,
@@ -352,16 +353,18 @@ from ansible_collections.hybrid.identity.plugins.module_utils._alignment import 
 from ansible_collections.hybrid.identity.plugins.module_utils._alignment_io import (
     onprem_user,
     read_cloud_side,
+    read_pairs_file,
     read_scope,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._anchor import AnchorError
-from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError, HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
 from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
     GRAPH_IMPORT_ERROR,
     GraphClient,
     GraphSettings,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils._journal import new_run_id
 from ansible_collections.hybrid.identity.plugins.module_utils._journaled_writes import (
     planned_writes,
@@ -373,17 +376,9 @@ from ansible_collections.hybrid.identity.plugins.module_utils._pairing import (
     AUTOMATIC_RULES,
     onprem_view,
     pair_users,
-    rows_from_csv,
     rows_from_records,
 )
-
-try:
-    import yaml
-
-    YAML_IMPORT_ERROR = None
-except ImportError as import_error:  # only a YAML pairs_file needs it
-    yaml = None
-    YAML_IMPORT_ERROR = import_error
+from ansible_collections.hybrid.identity.plugins.module_utils._sync_features import requested_features
 
 ARGUMENT_SPEC = {
     "search_base": {"type": "str"},
@@ -411,35 +406,7 @@ ARGUMENT_SPEC = {
 def explicit_rows(params):
     if params["pairs"] is not None:
         return rows_from_records(params["pairs"])
-    path = params["pairs_file"]
-    if not path:
-        return []
-    try:
-        with open(path, encoding="utf-8-sig") as pairs_file:
-            text = pairs_file.read()
-    except OSError as err:
-        raise ConfigurationError(f"could not read pairs_file {path}: {err}") from err
-    if path.lower().endswith(".csv"):
-        return rows_from_csv(text)
-    if path.lower().endswith(".json"):
-        try:
-            return rows_from_records(unwrapped(json.loads(text)))
-        except ValueError as err:
-            raise ConfigurationError(f"pairs_file {path} is not JSON: {err}") from err
-    if yaml is None:
-        raise ConfigurationError(f"reading {path} needs PyYAML", hint="pip install pyyaml, or give the pairs as CSV")
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigurationError(f"pairs_file {path} is not YAML: {err}") from err
-    return rows_from_records(unwrapped(loaded))
-
-
-def unwrapped(loaded):
-    """The list of pairs, given bare or under the key `pairs`."""
-    if isinstance(loaded, dict):
-        return loaded.get("pairs") or []
-    return loaded or []
+    return read_pairs_file(params["pairs_file"]) if params["pairs_file"] else []
 
 
 def pairing_rules(params, rows):
@@ -488,7 +455,7 @@ def write_failure(report, unread):
 
 
 def main():
-    module = AnsibleModule(
+    module = guarded_module(
         argument_spec=AD_CONNECTION_SPEC | GRAPH_AUTH_SPEC | ARGUMENT_SPEC,
         mutually_exclusive=[("pairs", "pairs_file")],
         supports_check_mode=True,
@@ -503,6 +470,7 @@ def main():
 
     report, unread, written = None, None, []
     try:
+        params["features"] = requested_features(params["features"])
         rows = explicit_rows(params)
         options = AlignmentOptions(params["primary"], params["fix_immutable_id_mismatch"], params["source_anchor"])
         with GraphClient(GraphSettings.from_params(params)) as client:

@@ -77,6 +77,8 @@ options:
         C(blockCloudObjectTakeoverThroughHardMatchEnabled) ...). Values given here win over what is read.
       - Switches neither given nor read take Microsoft's defaults (soft match and UPN soft match on, both block
         switches off, both quarantine switches on, C(synchronizeUpnForManagedUsersEnabled) on).
+      - Each name must be one of the switches M(hybrid.identity.directory_sync_features) lists, each value a
+        boolean; an unknown name or a value such as V(maybe) is refused before anything is read.
     type: dict
   verified_domains:
     description:
@@ -282,7 +284,7 @@ counts:
 import datetime
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._ad import LDAP3_IMPORT_ERROR, AdSession, AdSettings
 from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import AD_CONNECTION_SPEC
@@ -293,6 +295,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
     GraphSettings,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils._matching import CloudIndex, predict, summarize
 from ansible_collections.hybrid.identity.plugins.module_utils._report import write_reports
 from ansible_collections.hybrid.identity.plugins.module_utils._soft_match_inputs import (
@@ -302,6 +305,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._soft_match_inputs
     read_onprem_users,
     with_admin_roles,
 )
+from ansible_collections.hybrid.identity.plugins.module_utils._sync_features import requested_features
 from ansible_collections.hybrid.identity.plugins.module_utils._version import COLLECTION_VERSION
 
 ARGUMENT_SPEC = {
@@ -414,7 +418,7 @@ def warn_all(module, warnings):
 
 
 def main():
-    module = AnsibleModule(
+    module = guarded_module(
         argument_spec=optional(AD_CONNECTION_SPEC) | optional(GRAPH_AUTH_SPEC) | ARGUMENT_SPEC,
         mutually_exclusive=[("onprem_users", "search_base"), ("onprem_users", "ldap_filter")],
         supports_check_mode=True,
@@ -425,6 +429,7 @@ def main():
 
     warnings = []
     try:
+        module.params["features"] = requested_features(module.params["features"])
         (onprem_users, scope), (cloud_users, cloud_objects, tenant) = both_sides(module.params, warnings)
         results = predict(
             onprem_users, CloudIndex.build(cloud_users, cloud_objects), tenant, module.params["source_anchor"]
@@ -460,7 +465,9 @@ def main():
             )
         except (OSError, ValueError) as err:
             warn_all(module, warnings)
-            module.fail_json(msg=f"could not write the reports into {module.params['report_dir']}: {err}", **outcome)
+            module.fail_json(msg=f"could not write the reports into {module.params['report_dir']}: {err}",
+                             hint="give report_dir as a directory the controller user may write, or leave it out",
+                             **outcome)
     warn_all(module, warnings)
     module.exit_json(**outcome)
 

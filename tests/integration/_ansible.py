@@ -59,11 +59,14 @@ def run_module(module: str, args: dict, check: bool = False, diff: bool = False)
     return last.group(1), json.loads(completed.stdout[last.end() :]), output
 
 
-def run_playbook(plays: list, extra_vars_files: tuple = (), check: bool = False) -> subprocess.CompletedProcess:
+def run_playbook(plays: list, extra_vars_files: tuple = (), check: bool = False, inventory: str = "localhost,",
+                 forks: int | None = None) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as scratch:
         playbook = Path(scratch) / "play.yml"
         playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
-        command = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", "-c", "local"]
+        command = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", inventory, "-c", "local"]
+        if forks:
+            command += ["--forks", str(forks)]
         for path in extra_vars_files:
             command += ["-e", f"@{path}"]
         if check:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import re
 import socket
 import time
@@ -302,3 +303,90 @@ def test_ip_address_server_is_verified_against_the_certificate_ip_san(directory)
     """ldap3's own host name check ignores IP SANs on current Python; ours must not."""
     status, result, _output = run_module("ad_user_smtp", directory | {"identity": "bob", "ad_server": "ldaps://127.0.0.1:636"})
     assert status == "SUCCESS", result
+
+
+@pytest.mark.parametrize(
+    ("request_args", "holder"),
+    [
+        ({"secondary_smtp": {"add": ["Team@Contoso.com"]}}, "CN=Sales Team,OU=Groups,"),  # a group's secondary
+        ({"primary_smtp": "sales@contoso.com"}, "CN=Sales Team,OU=Groups,"),  # its mail and primary
+        ({"secondary_smtp": {"set": ["frank@fabrikam.com"]}}, "CN=Partner Frank,OU=Contacts,"),  # a contact's
+        ({"secondary_smtp": {"add": ["robert@contoso.com"]}}, "CN=bob,OU=Staff,"),  # another user's secondary
+        ({"primary_smtp": "carol@contoso.com", "sync_mail": False}, "CN=carol,OU=Staff,"),
+        ({"user_principal_name": "sales@contoso.com"}, "CN=Sales Team,OU=Groups,"),  # a UPN is an address too
+    ],
+)
+def test_rule_4_an_address_another_object_holds_is_refused_naming_it(directory, lab_vars, request_args, holder):
+    before = snapshot(lab_vars, lab_vars["lab_scenario_ou"])
+
+    status, result, _output = run_module("ad_user_smtp", directory | {"identity": "alice"} | request_args)
+
+    assert status == "FAILED", result
+    assert "is already held by " + holder in result["msg"] and "quarantine" in result["msg"], result["msg"]
+    assert "allow_duplicate_addresses" in result["hint"]
+    assert snapshot(lab_vars, lab_vars["lab_scenario_ou"]) == before
+
+
+def test_allow_duplicate_addresses_writes_the_address_and_says_who_else_holds_it(directory, lab_vars):
+    status, result, output = run_module("ad_user_smtp", directory | {
+        "identity": "alice", "secondary_smtp": {"add": ["team@contoso.com"]}, "allow_duplicate_addresses": True})
+
+    assert status == "CHANGED", result
+    assert "smtp:team@contoso.com" in proxy_addresses(lab_vars, "alice")
+    [warning] = result["results"][0]["warnings"]
+    assert "'team@contoso.com' is already held by CN=Sales Team,OU=Groups," in warning
+    assert "is already held by CN=Sales Team" in output  # and shown as a task warning
+
+
+def test_a_upn_another_object_holds_as_upn_is_refused_even_when_duplicates_are_allowed(directory, lab_vars):
+    status, result, _output = run_module("ad_user_smtp", directory | {
+        "identity": "alice", "user_principal_name": "bob@contoso.com", "allow_duplicate_addresses": True})
+
+    assert status == "FAILED", result
+    assert "user_principal_name 'bob@contoso.com' is already held by CN=bob," in result["msg"]
+
+
+def test_an_address_moved_between_two_users_of_one_task_is_no_conflict(directory, lab_vars):
+    status, result, _output = run_module("ad_user_smtp", directory | {"users": [
+        {"identity": "bob", "secondary_smtp": {"remove": ["robert@contoso.com"]}},
+        {"identity": "carol", "secondary_smtp": {"add": ["robert@contoso.com"]}},
+    ]})
+
+    assert status == "CHANGED", result
+    assert proxy_addresses(lab_vars, "carol") == ["SMTP:carol@contoso.com", "smtp:robert@contoso.com"]
+
+
+def test_two_users_of_one_task_given_one_new_address_are_refused(directory, lab_vars):
+    before = snapshot(lab_vars, lab_vars["lab_scenario_ou"])
+    status, result, _output = run_module("ad_user_smtp", directory | {"users": [
+        {"identity": "bob", "secondary_smtp": {"add": ["desk@contoso.com"]}},
+        {"identity": "carol", "secondary_smtp": {"add": ["desk@contoso.com"]}},
+    ]})
+
+    assert status == "FAILED", result
+    assert "'desk@contoso.com' is already held by CN=carol," in result["msg"]
+    assert snapshot(lab_vars, lab_vars["lab_scenario_ou"]) == before
+
+
+def test_the_holders_of_many_users_new_addresses_are_found_in_one_search_per_fifty(lab, lab_vars):
+    from tests.integration.test_soft_match_bulk import samba_search_log
+
+    count = 60
+    lab.load({"ad": {"users": [{"sAMAccountName": f"many{n:02d}", "ou": "OU=Many", "userPrincipalName":
+                                f"many{n:02d}@contoso.com", "proxyAddresses": [f"SMTP:many{n:02d}@contoso.com"]}
+                               for n in range(count)]}})
+    args = {key: value for key, value in lab_vars.items() if key.startswith("ad_")} | {
+        "users": [{"identity": f"many{n:02d}", "secondary_smtp": {"add": [f"alias{n:02d}@contoso.com"]}}
+                  for n in range(count)]}
+
+    log = lab.service("ad").log_path
+    start = log.stat().st_size
+    with samba_search_log(lab):
+        status, result, _output = run_module("ad_user_smtp", args, check=True)
+
+    assert status == "CHANGED", result
+    with log.open(errors="replace") as text:
+        text.seek(start)
+        # Samba cuts long filters short in its log: the start of each holder search is enough to count them
+        holder_searches = re.findall(r"SearchRequest by .* filter: \[\(\|\(proxyAddresses=smtp:alias", text.read())
+    assert len(holder_searches) == math.ceil(count / 50), holder_searches

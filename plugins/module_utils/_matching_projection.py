@@ -21,16 +21,16 @@ Decisions beyond the rule book, each written where it is applied:
   on-prem mailNickname naming it keeps it).
 - A quarantined value leaves the prediction: a quarantined UPN becomes None (its 4 digits are
   random) and `quarantined` lists each value as onPremisesProvisioningErrors will show it.
+- A MOERA another object holds gets 4 digits the service chooses (§9.9); the prediction shows it
+  as `<mailNickname><4 digits>@<initial domain>`, a pattern, not an address.
 - A change in case only (UPN or address) is not reported as a change.
-- The MOERA UPN given for an unverified suffix is not checked for collisions: Entra ID makes
-  it unique itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ansible_collections.hybrid.identity.plugins.module_utils._addresses import ProxyAddress
+from ansible_collections.hybrid.identity.plugins.module_utils._addresses import ProxyAddress, validate_smtp_address
 from ansible_collections.hybrid.identity.plugins.module_utils._matching_index import CloudIndex
 from ansible_collections.hybrid.identity.plugins.module_utils._matching_model import (
     QUARANTINE_PROXY_CONFLICTS,
@@ -63,6 +63,7 @@ class Projection:
     upn_key: str | None = None               # the UPN added as a secondary address (§2), when on-prem lacks it
     wanted_upn: str | None = None            # the UPN §2 derives, before the tenant's UPN switch (§6)
     quarantined: list[dict] = field(default_factory=list)
+    moera_taken: bool = False                # §9.9: the MOERA is held elsewhere; the service adds 4 digits
 
     @property
     def primary_smtp(self) -> ProxyAddress | None:
@@ -90,6 +91,18 @@ class Projection:
             self.upn_key = None
         self._note(USER_PRINCIPAL_NAME, upn)
 
+    def give_moera_digits(self) -> ProxyAddress | None:
+        """Rule book §9.9 (KB 3190357, scenario 6): a MOERA in use gets 4 random digits, no provisioning error."""
+        if self.moera is None or self.moera_taken or self.moera.key not in self.addresses:
+            return None
+        taken = self.moera
+        self.moera = ProxyAddress.smtp(moera_with_digits(taken.address))
+        # the MOERA keeps its place among the addresses
+        self.addresses = {(self.moera.key if key == taken.key else key): (self.moera if key == taken.key else proxy)
+                          for key, proxy in self.addresses.items()}
+        self.moera_taken = True
+        return taken
+
     def _note(self, property_name: str, value: str) -> None:
         entry = {"property": property_name, "value": value}
         if entry not in self.quarantined:
@@ -108,12 +121,26 @@ class Projection:
         }
 
 
-def mail_nickname(user: OnPremUser, primary: ProxyAddress | None) -> str:
-    """Rule book §2: mailNickname, else the prefix of the primary SMTP (or mail), else of the UPN."""
-    for source in (user.mail_nickname, primary.address if primary else None, user.mail, user.user_principal_name):
-        if source:
+DIGITS = "<4 digits>"
+
+
+def mail_nickname(user: OnPremUser, tenant: Tenant) -> str:
+    """Rule book §2: the first usable of mailNickname, the prefix of the primary SMTP (or mail), of the UPN.
+
+    Usable (§9.10): the alias makes a valid MOERA. A primary the sync drops (malformed, unroutable) still
+    lends its prefix when that prefix is valid; the MOERA itself is never malformed."""
+    primaries = [proxy for proxy in smtp_values(user.proxy_addresses) if proxy.primary]
+    primary = primaries[0].address if len(primaries) == 1 else None
+    for source in (user.mail_nickname, primary, user.mail, user.user_principal_name):
+        if source and not validate_smtp_address(tenant.moera(local_part_of(source))):
             return local_part_of(source)
     return user.sam_account_name or "user"  # not in the rule book: the last name the object has
+
+
+def moera_with_digits(moera: str) -> str:
+    """`<mailNickname><4 digits>@<initial domain>`: the MOERA the service gives when the plain one is taken."""
+    local, _at, domain = moera.rpartition("@")
+    return f"{local}{DIGITS}@{domain}"
 
 
 def quarantined_upn(upn: str, tenant: Tenant) -> str:
@@ -130,7 +157,7 @@ def project(user: OnPremUser, addresses: list[ProxyAddress], primary: ProxyAddre
             joined: CloudUser | None) -> tuple[Projection, list[Finding]]:
     """The predicted cloud user (rule book §2, §9.6). `addresses` are the valid on-prem SMTP values, primary first."""
     findings: list[Finding] = []
-    moera = ProxyAddress.smtp(tenant.moera(mail_nickname(user, primary)))
+    moera = ProxyAddress.smtp(tenant.moera(mail_nickname(user, tenant)))
     wanted_upn = _predicted_upn(user, moera.address, tenant, findings)
     upn = _kept_upn(wanted_upn, joined, tenant)
     mailbox = is_mailbox_user(joined)
@@ -205,12 +232,13 @@ def _in_initial_domain(proxy: ProxyAddress, tenant: Tenant) -> bool:
 # --- rule book §4: values other cloud objects hold ----------------------------------------
 
 
-def quarantine_cloud_duplicates(projection: Projection, upn_from_onprem: bool, index: CloudIndex, tenant: Tenant,
+def quarantine_cloud_duplicates(projection: Projection, index: CloudIndex, tenant: Tenant,
                                 joined: CloudUser | None) -> list[Finding]:
     """Findings for values the export writes that a cloud object other than `joined` holds; those are quarantined."""
     findings = []
     upn = projection.user_principal_name
-    holder = index.user_with_upn(upn) if upn_from_onprem else None
+    # rule book §4, §9.9: the MOERA UPN of an unverified suffix must be unique like any other UPN
+    holder = index.user_with_upn(upn)
     if holder is not None and (joined is None or holder.id != joined.id):
         findings.append(_duplicate_upn(upn, holder, tenant, joined))
         projection.quarantine_upn(upn)
@@ -223,7 +251,24 @@ def quarantine_cloud_duplicates(projection: Projection, upn_from_onprem: bool, i
             proxy = projection.addresses[key]
             findings.append(_duplicate_address(proxy, holders, tenant, joined, is_upn=key == projection.upn_key))
             projection.quarantine_address(proxy)
+    moera = projection.moera
+    if moera is not None and moera.key in projection.addresses:
+        holders = [user.label for user in index.users_holding(moera.key) if joined is None or user.id != joined.id]
+        holders += [item.label for item in index.objects_holding(moera.key)]
+        if holders:
+            findings.append(moera_in_use(projection, ", ".join(holders)))
     return findings
+
+
+def moera_in_use(projection: Projection, holders: str) -> Finding:
+    """Rule book §9.9: the MOERA is taken, so the service appends 4 random digits (no error, nothing quarantined)."""
+    taken = projection.give_moera_digits()
+    return Finding.of(
+        "moera_in_use",
+        f"The routing address (MOERA) {taken.address} is already held by {holders}, so the service gives this user "
+        f"{projection.moera.address} instead, with 4 digits it chooses; the sync reports no error. Give the on-prem "
+        "user its own mailNickname if its onmicrosoft.com address matters.",
+        "proxyAddresses", taken.address)
 
 
 # rule book §6: the switch that decides whether a conflicting value is quarantined or fails the export

@@ -572,16 +572,37 @@ def test_s1_missing_upn_makes_the_user_invalid():
     assert codes(result) == ["invalid_upn"]
 
 
-def test_s1_invalid_primary_makes_the_user_invalid():
-    result = only(onprem("sam", "SMTP:sam@contoso.local"))
-    assert result.outcome == "invalid"
+def test_s9_10_an_unroutable_primary_is_dropped_and_the_moera_takes_its_place():
+    result = only(onprem("sam", "SMTP:sam@contoso.local", "smtp:sam.s@contoso.com"))
+    assert result.outcome == "new_user"
     assert codes(result) == ["invalid_primary_smtp"]
+    assert finding(result, "invalid_primary_smtp").severity == "warning"
+    assert result.onprem["primary_smtp"] is None
+    # the prefix of the dropped primary is a valid alias, so it still names the MOERA (§2 order)
+    assert result.predicted["proxy_addresses"] == ["SMTP:sam@contoso.onmicrosoft.com", "smtp:sam.s@contoso.com"]
 
 
-def test_s1_invalid_mail_standing_in_for_the_primary_makes_the_user_invalid():
+def test_s9_10_a_dropped_primary_does_not_soft_match():
+    holder = cloud("sam@contoso.com", "SMTP:sam.old@contoso.com", "smtp:sam@contoso.local")
+    result = only(onprem("sam", "SMTP:sam@contoso.local", upn="sam.x@contoso.com"), holder)
+    assert result.outcome == "new_user"
+    assert result.cloud is None
+
+
+def test_s9_10_a_non_ascii_primary_lends_no_alias_to_the_moera():
+    user = onprem("jurgen", "SMTP:jürgen@contoso.com", upn="jurgen@contoso.com")
+    result = only(user)
+    assert result.outcome == "new_user"
+    assert codes(result) == ["invalid_primary_smtp"]
+    # mailNickname order: the primary's prefix is not a valid alias, there is no mail, so the UPN prefix
+    assert result.predicted["proxy_addresses"] == ["SMTP:jurgen@contoso.onmicrosoft.com"]
+
+
+def test_s9_10_invalid_mail_standing_in_for_the_primary_is_dropped():
     result = only(onprem("sam", mail="sam(at)contoso.com"))
-    assert result.outcome == "invalid"
+    assert result.outcome == "new_user"
     assert {(f.code, f.attribute) for f in result.findings} == {("invalid_primary_smtp", "mail")}
+    assert result.predicted["primary_smtp"] == "sam@contoso.onmicrosoft.com"
 
 
 def test_s1_too_many_addresses_make_the_user_invalid():
@@ -744,10 +765,78 @@ def test_s9_7_a_soft_match_blocked_by_the_tenant_creates_a_duplicate():
     assert result.predicted["proxy_addresses"] == ["SMTP:grace@contoso.onmicrosoft.com", "smtp:g@contoso.com"]
 
 
-def test_s9_7_refusals_that_fail_the_export_predict_no_cloud_user():
+def test_s9_9_a_moera_upn_another_user_holds_is_quarantined():
+    user = onprem("rita", "SMTP:rita@contoso.com", upn="rita@contoso.local", mailNickname="rita")
+    result = only(user, cloud("rita@contoso.onmicrosoft.com", "SMTP:rita.c@contoso.com"))
+    assert result.outcome == "conflict"
+    assert codes(result) == ["duplicate_upn", "upn_suffix_unverified"]
+    assert finding(result, "duplicate_upn").value == "rita@contoso.onmicrosoft.com"
+    assert result.predicted["user_principal_name"] is None
+    assert result.predicted["quarantined"] == [{"property": "UserPrincipalName",
+                                                "value": "rita@contoso.onmicrosoft.com"}]
+
+
+def test_s9_9_a_moera_another_object_holds_gets_digits_and_no_error():
+    user = onprem("nora", "SMTP:nora.n@contoso.com", mailNickname="nora")
+    result = only(user, cloud("nora.old@contoso.com", "SMTP:nora.old@contoso.com", "smtp:nora@contoso.onmicrosoft.com"))
+    assert result.outcome == "new_user"
+    assert codes(result) == ["moera_in_use"]
+    assert finding(result, "moera_in_use").severity == "warning"
+    assert finding(result, "moera_in_use").value == "nora@contoso.onmicrosoft.com"
+    assert result.predicted["proxy_addresses"] == ["SMTP:nora.n@contoso.com",
+                                                   "smtp:nora<4 digits>@contoso.onmicrosoft.com"]
+    assert result.predicted["quarantined"] == []
+
+
+def test_s9_9_two_users_with_one_mail_nickname_the_second_moera_gets_digits():
+    # KB 3190357, scenario 6
+    first = onprem("user6a", upn="user6a@contoso.com", mail="user6a@contoso.com", mailNickname="user6mnn")
+    second = onprem("user6b", upn="user6b@contoso.com", mail="user6b@contoso.com", mailNickname="user6mnn")
+    kept, digits = run([first, second])
+    assert (kept.outcome, digits.outcome) == ("new_user", "new_user")
+    assert codes(kept) == []
+    assert codes(digits) == ["moera_in_use"]
+    assert kept.predicted["proxy_addresses"] == ["SMTP:user6a@contoso.com", "smtp:user6mnn@contoso.onmicrosoft.com"]
+    assert digits.predicted["proxy_addresses"] == ["SMTP:user6b@contoso.com",
+                                                   "smtp:user6mnn<4 digits>@contoso.onmicrosoft.com"]
+
+
+def test_s9_9_two_users_with_one_moera_upn_the_second_is_quarantined():
+    first = onprem("rita", upn="rita@contoso.local", mailNickname="rita", mail="rita@contoso.com")
+    second = onprem("rita2", upn="rita@fabrikam.local", mailNickname="rita", mail="rita2@contoso.com")
+    kept, quarantined = run([first, second])
+    assert kept.predicted["user_principal_name"] == "rita@contoso.onmicrosoft.com"
+    assert quarantined.outcome == "conflict"
+    assert quarantined.predicted["user_principal_name"] is None
+    assert "moera_in_use" in codes(quarantined)
+
+
+def test_s9_7_an_immutable_id_mismatch_creates_a_duplicate_with_resiliency_on():
+    # "Troubleshoot errors during synchronization": with resiliency, no InvalidSoftMatch for new objects
     other_anchor = immutable_id("0b5d2a39-49a5-4c61-8f73-6e3c1d0a9b27")
     user = onprem("hank", "SMTP:hank@contoso.com")
-    assert only(user, cloud("hank@contoso.com", "SMTP:hank@contoso.com", immutable_id=other_anchor)).predicted is None
+    result = only(user, cloud("hank@contoso.com", "SMTP:hank@contoso.com", immutable_id=other_anchor))
+    assert result.outcome == "blocked"
+    assert codes(result) == ["immutable_id_mismatch"]
+    assert "creates this user as a duplicate" in finding(result, "immutable_id_mismatch").message
+    assert result.predicted["user_principal_name"] is None
+    assert result.predicted["proxy_addresses"] == ["SMTP:hank@contoso.onmicrosoft.com"]
+    assert result.predicted["quarantined"] == [{"property": "UserPrincipalName", "value": "hank@contoso.com"},
+                                               {"property": "ProxyAddress", "value": "hank@contoso.com"}]
+
+
+def test_s9_7_an_immutable_id_mismatch_fails_the_export_with_its_quarantine_switch_off():
+    other_anchor = immutable_id("0b5d2a39-49a5-4c61-8f73-6e3c1d0a9b27")
+    user = onprem("hank", "SMTP:hank@contoso.com")
+    result = only(user, cloud("hank@contoso.com", "SMTP:hank@contoso.com", immutable_id=other_anchor),
+                  features={"quarantineUponProxyAddressesConflictEnabled": False})
+    assert result.outcome == "blocked"
+    assert "fails with InvalidSoftMatch" in finding(result, "immutable_id_mismatch").message
+    assert result.predicted is None
+
+
+def test_s9_7_object_type_mismatch_fails_the_export():
+    user = onprem("hank", "SMTP:hank@contoso.com")
     group_holds = only(user, cloud_objects=[group("hank@contoso.com", "SMTP:hank@contoso.com")])
     assert group_holds.predicted is None
 

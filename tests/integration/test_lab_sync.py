@@ -165,7 +165,7 @@ WHY = {
     "duplicate_address_in_directory": {"oscar": ("§3.4", "no cloud user matches")},
     "tenant_blocks_soft_match": {"grace": ("§3, §6", "refused by blockSoftMatchEnabled")},
     "admin_role_blocks_match": {"frank": ("§3, §9.3", "holds a directory admin role")},
-    "immutable_id_mismatch": {"hank": ("§3", "already has the onPremisesImmutableId")},
+    "immutable_id_mismatch": {"hank": ("§3, §9.7", "already has the onPremisesImmutableId")},
     "address_held_by_mail_group": {"mike": ("§3, §9.1", "is held by the group Sales")},
     "excluded_system_accounts": {"AdministratorOld": ("§9.5", "AdministratorOld starts with admini"),
                                  "dns-labdc": ("§9.5", "isCriticalSystemObject")},

@@ -12,10 +12,11 @@ Decisions beyond the rule book, each written where it is applied:
 - Predicted proxyAddresses list SMTP values only: they are what §2 derives and what the
   verification compares; X500, SIP and other types are left out of the prediction.
 - The proxy calculation follows §9.6: every on-prem value in a reserved domain is left out (the
-  initial domain's too) and the MOERA added; "mailbox user" means the joined cloud user has a
-  mailbox (a new user has none yet), and only a mailbox user loses its unverified-domain
-  addresses and gets its UPN as a secondary; a primary lost to filtering or quarantine is
-  replaced by the MOERA; a user with no SMTP value and no mail gets no addresses.
+  initial domain's too); "mailbox user" means the joined cloud user has an Exchange licence
+  (assignedPlans) or a mailbox (a primary SMTP value; a new user has neither yet), and only a
+  mailbox user gets the MOERA and its UPN as a secondary and loses its unverified-domain
+  addresses; a primary lost to filtering or quarantine is replaced by the MOERA, else by the
+  first value kept; `mailbox_user_from` says which sign decided.
 - The joined user's own initial-domain addresses are replaced by the MOERA, as §2 derives the
   cloud addresses from on-prem alone: one that is not the MOERA is reported as dropped (an
   on-prem mailNickname naming it keeps it).
@@ -50,6 +51,11 @@ from ansible_collections.hybrid.identity.plugins.module_utils._matching_result i
 PROXY_ADDRESS = "ProxyAddress"
 USER_PRINCIPAL_NAME = "UserPrincipalName"
 
+# How a prediction knows whether the cloud user is a mailbox user (rule book §9.6), as `predicted` says it
+FROM_ASSIGNED_PLANS = "assignedPlans"
+FROM_PROXY_ADDRESSES = "proxyAddresses"
+FROM_NEW_USER = "new_user"
+
 
 @dataclass(slots=True, eq=False)
 class Projection:
@@ -64,6 +70,8 @@ class Projection:
     wanted_upn: str | None = None            # the UPN §2 derives, before the tenant's UPN switch (§6)
     quarantined: list[dict] = field(default_factory=list)
     moera_taken: bool = False                # §9.9: the MOERA is held elsewhere; the service adds 4 digits
+    mailbox_user: bool = False               # §9.6: an Exchange licence or mailbox on the cloud user written to
+    mailbox_user_from: str = FROM_NEW_USER   # how that is known: assignedPlans, proxyAddresses, new_user
 
     @property
     def primary_smtp(self) -> ProxyAddress | None:
@@ -118,6 +126,8 @@ class Projection:
             "user_principal_name": self.user_principal_name,
             "proxy_addresses": [str(proxy) for proxy in values],
             "quarantined": [dict(entry) for entry in self.quarantined],
+            "mailbox_user": self.mailbox_user,
+            "mailbox_user_from": self.mailbox_user_from,
         }
 
 
@@ -147,10 +157,22 @@ def quarantined_upn(upn: str, tenant: Tenant) -> str:
     return f"{local_part_of(upn)}<4 digits>@{tenant.initial_domain}"
 
 
-def is_mailbox_user(joined: CloudUser | None) -> bool:
-    """Rule book §9.6: the cloud user written to has a mailbox; one the sync creates has none yet.
-    An unknown mailbox counts as one, as it does for SMTP matching (KB 2641663)."""
-    return joined is not None and joined.has_mailbox is not False
+def mailbox_user(joined: CloudUser | None) -> tuple[bool, str]:
+    """Rule book §9.6: (is the cloud user written to an Exchange user, how that is known).
+
+    KB 3190357: an Exchange licence, or being an Exchange Online recipient (a mailbox, seen as a primary
+    SMTP: value). One the sync creates has no licence at its first export. With assignedPlans unread, the
+    primary SMTP value decides, and an unknown mailbox counts as one, as it does for SMTP matching."""
+    if joined is None:
+        return False, FROM_NEW_USER
+    if joined.exchange_licensed:
+        return True, FROM_ASSIGNED_PLANS
+    if joined.exchange_licensed is False:
+        # not licensed: a recipient still counts (a shared mailbox); on a synced user the primary is on-prem's
+        if joined.has_mailbox and joined.on_premises_sync_enabled is not True:
+            return True, FROM_PROXY_ADDRESSES
+        return False, FROM_ASSIGNED_PLANS
+    return joined.has_mailbox is not False, FROM_PROXY_ADDRESSES
 
 
 def project(user: OnPremUser, addresses: list[ProxyAddress], primary: ProxyAddress | None, tenant: Tenant,
@@ -160,10 +182,10 @@ def project(user: OnPremUser, addresses: list[ProxyAddress], primary: ProxyAddre
     moera = ProxyAddress.smtp(tenant.moera(mail_nickname(user, tenant)))
     wanted_upn = _predicted_upn(user, moera.address, tenant, findings)
     upn = _kept_upn(wanted_upn, joined, tenant)
-    mailbox = is_mailbox_user(joined)
+    mailbox, mailbox_from = mailbox_user(joined)
     kept: dict[str, ProxyAddress] = {}
     for proxy in addresses:
-        if proxy.key == moera.key:
+        if proxy.key == moera.key and mailbox:
             continue  # §9.6: an on-prem copy of the MOERA is left out and comes back as the MOERA: no change
         reason = _not_synced_reason(proxy, tenant, mailbox)
         if reason:
@@ -172,9 +194,11 @@ def project(user: OnPremUser, addresses: list[ProxyAddress], primary: ProxyAddre
         kept.setdefault(proxy.key, proxy)
     onprem_keys = frozenset(kept)
     mail_user = bool(user.mail) or bool(smtp_values(user.proxy_addresses))
-    if not (mail_user or mailbox):
-        # §9.6 (KB 3190357): no SMTP value and no mail: the cloud user gets no addresses
-        return Projection(None, upn, {}, onprem_keys, wanted_upn=wanted_upn), findings
+    if not mailbox:
+        # §9.6 (KB 3190357, scenarios 1 and 2): without Exchange the cloud user keeps only the on-prem values; the
+        # MOERA and the UPN address come with the licence
+        return Projection(primary, upn, kept, onprem_keys, wanted_upn=wanted_upn, mailbox_user=False,
+                          mailbox_user_from=mailbox_from), findings
     # rule book §2: the MOERA is added
     kept.setdefault(moera.key, moera)
     upn_key = None
@@ -187,7 +211,8 @@ def project(user: OnPremUser, addresses: list[ProxyAddress], primary: ProxyAddre
     if primary is None and not mail_user and upn:
         # §9.6 (KB 3190357): a mailbox user without on-prem addresses takes its UPN as the primary
         primary = ProxyAddress.smtp(upn)
-    return Projection(primary, upn, kept, onprem_keys, moera, upn_key, wanted_upn), findings
+    return Projection(primary, upn, kept, onprem_keys, moera, upn_key, wanted_upn, mailbox_user=True,
+                      mailbox_user_from=mailbox_from), findings
 
 
 def _predicted_upn(user: OnPremUser, moera_address: str, tenant: Tenant, findings: list[Finding]) -> str | None:

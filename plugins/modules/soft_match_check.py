@@ -221,7 +221,10 @@ results:
           description: Its UPN; null when the UPN is quarantined (it gets random digits, see C(quarantined)).
           type: str
         proxy_addresses:
-          description: Its SMTP proxy addresses, the primary first as C(SMTP:); other types are not predicted.
+          description:
+            - Its SMTP proxy addresses, the primary first as C(SMTP:); other types are not predicted.
+            - A MOERA another object holds shows as C(<mailNickname><4 digits>@<initial domain>), for the digits
+              the service chooses.
           type: list
           elements: str
         quarantined:
@@ -230,6 +233,16 @@ results:
             V(UserPrincipalName)) and C(value), as its C(onPremisesProvisioningErrors) will show them.
           type: list
           elements: dict
+        mailbox_user:
+          description: >-
+            Whether the cloud user written to is an Exchange user (an Exchange Online licence or a mailbox): only
+            then does it get the MOERA and its UPN as addresses. A user the sync creates is not one yet.
+          type: bool
+        mailbox_user_from:
+          description: >-
+            What told it: V(assignedPlans) (the licence, read from Graph), V(proxyAddresses) (a primary SMTP value,
+            when the licence was not read or the user is a mailbox without one) or V(new_user).
+          type: str
 summary:
   description: Counts per outcome and per finding code.
   returned: always

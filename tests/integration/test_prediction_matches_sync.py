@@ -142,6 +142,14 @@ def differences(sam: str, row: dict, synced: list[dict], loaded_ids: set[str], w
     return found
 
 
+def basis_differences(rows: dict, predict: dict) -> list[str]:
+    """Rule book §9.6: the sign a prediction read for the Exchange user, where the scenario names it."""
+    return [f"{sam}: the prediction read {rows[sam]['predicted']['mailbox_user_from']!r} for the mailbox, expected "
+            f"{item['mailbox_user_from']!r}"
+            for sam, item in predict.items()
+            if "mailbox_user_from" in item and rows[sam]["predicted"]["mailbox_user_from"] != item["mailbox_user_from"]]
+
+
 def after_sync_differences(sam: str, predicted: dict, want: dict) -> list[str]:
     """The scenario's after_sync block (stated from the rule book), read against the prediction."""
     found = []
@@ -189,6 +197,7 @@ def test_predicted_cloud_user_is_what_the_sync_makes(lab, lab_vars, entra, scena
         synced = [user for user in after if user["onPremisesSyncEnabled"] and user["onPremisesImmutableId"] == anchor]
         problems += differences(sam, row, synced, loaded_ids, expected["after_sync"]["users"].get(sam),
                                 scenario["tenant"]["initial_domain"])
+    problems += basis_differences(rows, expected["predict"])
     assert not problems, "\n".join(problems)
 
 

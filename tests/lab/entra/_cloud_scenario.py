@@ -203,6 +203,16 @@ def _prefix(address: str | None) -> str | None:
     return address.split("@", 1)[0] if address else None
 
 
+# Exchange Online (Plan 2), EXCHANGE_S_ENTERPRISE: the service plan the lab's licensed users hold
+EXCHANGE_SERVICE_PLAN_ID = "efb87545-963c-4e0d-99df-69c6916d9eb0"
+
+
+def exchange_plan(assigned: str) -> dict:
+    """A Graph assignedPlan of Exchange Online, in use."""
+    return {"assignedDateTime": assigned, "capabilityStatus": "Enabled", "service": "exchange",
+            "servicePlanId": EXCHANGE_SERVICE_PLAN_ID}
+
+
 def user_record(raw: Mapping, anchors: Anchors, where: str, created: str) -> tuple[dict, list[str]]:
     _check_keys(raw, set(USER.properties_by_name) | {"roles"}, where)
     upn = raw.get("userPrincipalName")
@@ -223,6 +233,12 @@ def user_record(raw: Mapping, anchors: Anchors, where: str, created: str) -> tup
     })
     record.update({USER.properties_by_name[key]: value for key, value in raw.items() if key != "roles"})
     record["id"] = str(record["id"]).lower()
+    if "assignedPlans" not in raw:
+        # the lab's default: a loaded user with a mailbox (a primary SMTP: value) holds an Exchange Online licence
+        record["assignedPlans"] = [exchange_plan(created)] if any(
+            str(value).startswith("SMTP:") for value in record["proxyAddresses"] or ()) else []
+    if record["assignedLicenses"] is None:
+        record["assignedLicenses"] = []
     record["onPremisesImmutableId"] = resolve_anchor(record["onPremisesImmutableId"], anchors,
                                                      f"{where}.onPremisesImmutableId")
     if record["onPremisesSyncEnabled"] is True and record["onPremisesLastSyncDateTime"] is None:

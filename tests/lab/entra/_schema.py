@@ -270,6 +270,8 @@ USER = ResourceSchema("microsoft.graph.user", "User", [
     _p("id", default=(EQ, IN), advanced=(NE,), selected=True),
     # returned only when selected
     _p("accountEnabled", "bool", default=(EQ,), advanced=(NE, IN, EQ_NULL)),
+    _p("assignedLicenses", "objects"),
+    _p("assignedPlans", "objects"),
     _p("companyName", default=_TEXT_DEFAULT, advanced=_TEXT_ADVANCED),
     _p("createdDateTime", "datetime"),
     _p("department", default=_TEXT_DEFAULT, advanced=_TEXT_ADVANCED),

@@ -27,6 +27,19 @@ def has_mailbox(record: dict) -> bool:
     return any(value.startswith("SMTP:") for value in record.get("proxyAddresses") or ())
 
 
+def exchange_licensed(record: dict) -> bool:
+    """KB 3190357: an Exchange Online plan in assignedPlans that is still usable (Enabled, or Warning: grace)."""
+    return any(str(plan.get("service") or "").lower() == "exchange"
+               and plan.get("capabilityStatus") in ("Enabled", "Warning")
+               for plan in record.get("assignedPlans") or ())
+
+
+def exchange_user(record: dict) -> bool:
+    """§9.6: the proxy calculation's Exchange user: licensed for Exchange, or an Exchange Online recipient. On a
+    synced user a primary SMTP: value comes from on-prem, so there only the licence counts."""
+    return exchange_licensed(record) or (has_mailbox(record) and record.get("onPremisesSyncEnabled") is not True)
+
+
 class CloudView:
     def __init__(self, directory: Directory):
         self.directory = directory

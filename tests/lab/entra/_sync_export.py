@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ._cloud_scenario import now_text
 from ._schema import USER, fold
-from ._sync_cloud import CloudView, has_mailbox
+from ._sync_cloud import CloudView, exchange_user
 from ._sync_onprem import OnPremUser, domain_of, prefix_of, smtp_address_problem
 
 # §2, §9.6: Microsoft's domains; no on-prem value in them reaches the cloud (KB 3190357).
@@ -43,8 +43,8 @@ def plan_export(user: OnPremUser, cloud: CloudView, current: dict | None) -> Exp
     nickname = mail_nickname(user, cloud.initial_domain)
     # §2: the UPN of an unverified suffix is <mailNickname>@<initial domain>, unique among UPNs (§4, §9.9)
     upn_moera = f"{nickname}@{cloud.initial_domain}"
-    # §9.6: a mailbox user is a cloud user that has a mailbox when the export writes it; a new one has none.
-    mailbox = current is not None and has_mailbox(current)
+    # §9.6 (KB 3190357): an Exchange user (licence or mailbox) when the export writes it; a new one has no licence.
+    mailbox = current is not None and exchange_user(current)
     upn = _plan_upn(user, cloud, current, upn_moera, plan)
     # the seeded digits repeat on every run, so a MOERA with digits stays as it is
     moera = unique_moera(nickname, user.source_anchor, cloud, except_id)
@@ -150,7 +150,9 @@ def _plan_addresses(user: OnPremUser, cloud: CloudView, except_id: str | None, m
             plan.dropped.append((value, why))
         else:
             wanted.append((is_primary, address, value))
-    wanted.append((False, moera, f"smtp:{moera}"))
+    if mailbox:
+        # KB 3190357, scenario 2: the MOERA comes with Exchange; without it only the on-prem values
+        wanted.append((False, moera, f"smtp:{moera}"))
     if mailbox and not plan.upn_quarantined:
         # §2, §9.6: a mailbox user gets its UPN as an address; the primary when on-prem has none at all
         primary_upn = not smtp
@@ -213,7 +215,9 @@ def _provisioning_errors(conflicts: list[tuple[str, str]], current: dict | None)
 def new_user_record() -> dict:
     record: dict = dict.fromkeys(USER.order)
     record.update({"id": str(uuid.uuid4()), "businessPhones": [], "userType": "Member", "otherMails": [],
-                   "createdDateTime": now_text(), "proxyAddresses": [], "onPremisesProvisioningErrors": []})
+                   "createdDateTime": now_text(), "proxyAddresses": [], "onPremisesProvisioningErrors": [],
+                   # a user the sync creates has no licence (KB 3190357: the MOERA waits for one)
+                   "assignedLicenses": [], "assignedPlans": []})
     return record
 
 

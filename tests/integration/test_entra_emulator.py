@@ -696,6 +696,21 @@ def test_patch_immutable_id(entra: EntraLab):
     assert denied.status_code == 403
 
 
+def test_patch_accepts_odata_instance_annotations(entra: EntraLab):
+    # Graph's JSON format allows instance annotations in a request body; Microsoft's SDKs send @odata.type
+    cloud_id = user_id(entra, "user.lastname@contoso.com")
+    before = entra.graph("GET", f"/users/{cloud_id}", params={"$select": "onPremisesImmutableId"}).json()
+    body = {"@odata.type": "#microsoft.graph.user", "onPremisesImmutableId": "QUJDRQ==",
+            "onPremisesImmutableId@odata.type": "#Edm.String"}
+    assert entra.graph("PATCH", f"/users/{cloud_id}", json=body).status_code == 204
+    after = entra.graph("GET", f"/users/{cloud_id}", params={"$select": "onPremisesImmutableId"}).json()
+    assert after["onPremisesImmutableId"] == "QUJDRQ=="
+    unknown = entra.graph("PATCH", f"/users/{cloud_id}", json={"@odata.type": "#microsoft.graph.user", "nope": 1})
+    assert unknown.status_code == 400
+    restored = {"onPremisesImmutableId": before["onPremisesImmutableId"]}
+    assert entra.graph("PATCH", f"/users/{cloud_id}", json=restored).status_code == 204
+
+
 def test_domains_and_organization(entra: EntraLab):
     domains = {d["id"]: d for d in entra.graph("GET", "/domains").json()["value"]}
     assert set(domains) == {"contoso.onmicrosoft.com", "contoso.com", "fabrikam.com"}

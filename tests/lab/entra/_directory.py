@@ -33,6 +33,11 @@ SYNCED_OBJECT_MESSAGE = ("Unable to update the specified properties for on-premi
                          "objects or objects currently undergoing migration.")
 
 
+def _is_annotation(name: str) -> bool:
+    """An OData instance annotation: `@odata.type`, or `<property>@odata.<term>` (JSON format, §18)."""
+    return "@" in name
+
+
 class Directory:
     def __init__(self, tenant_id: str):
         self.tenant_id = tenant_id
@@ -238,6 +243,8 @@ class Directory:
                 raise not_found(key)
             updated = dict(current)
             for name, value in changes.items():
+                if _is_annotation(name):
+                    continue  # Graph accepts OData instance annotations (@odata.type, property@odata.*) in a body
                 spec = USER.properties.get(name.lower())
                 if spec is None:
                     raise bad_request(f"Property '{name}' does not exist as a declared property or extension "

@@ -22,6 +22,8 @@ Decisions beyond the rule book, each written where it is applied:
   (Microsoft: UPN is tried "if a match isn't found based on primary SMTP"). A candidate
   without a mailbox (KB 2641663) is no match at all: matching goes on to the UPN.
 - A candidate synchronized from another on-prem object is refused with `immutable_id_mismatch`.
+- A soft-deleted cloud user restored by the hard match (§9.12) is a `hard_match`, its candidate the
+  deleted user, with the warning `deleted_user_restored`.
 - Values claimed twice in the on-prem scope: see `_matching_scope`.
 """
 
@@ -266,6 +268,10 @@ def _match(draft: Draft, index: CloudIndex, tenant: Tenant, anchor_mode: str) ->
     if anchored is not None:
         _join_by_anchor(draft, anchored, tenant)
         return
+    deleted = index.deleted_user_with_immutable_id(draft.source_anchor)
+    if deleted is not None:
+        _restore(draft, deleted, tenant)
+        return
     # rule book §3.2: soft match on the primary SMTP
     if draft.primary is not None and _match_smtp(draft, index, tenant, anchor_mode):
         return
@@ -297,6 +303,27 @@ def _join_by_anchor(draft: Draft, anchored: CloudUser, tenant: Tenant) -> None:
         _refuse_admin(draft, anchored, tenant, "hard")
         refused = True
     draft.settle(BLOCKED if refused else HARD_MATCH, anchored)
+
+
+def _restore(draft: Draft, deleted: CloudUser, tenant: Tenant) -> None:
+    """Rule book §9.12: a soft-deleted user with this source anchor is restored by the hard match."""
+    if tenant.feature(BLOCK_HARD_MATCH_TAKEOVER):
+        # "Troubleshoot errors during synchronization", InvalidHardMatch: the re-added object can't take it over
+        draft.add("hard_match_takeover_blocked",
+                  f"This user's source anchor equals the onPremisesImmutableId of {deleted.label}, which is "
+                  f"soft-deleted (deleted {deleted.deleted_date_time}), and the tenant blocks taking over cloud users "
+                  f"by hard match ({BLOCK_HARD_MATCH_TAKEOVER} is on): the export fails with InvalidHardMatch. Turn "
+                  "the switch off for the sync that brings the user back, or delete the cloud user for good.",
+                  "onPremisesImmutableId", draft.source_anchor)
+        draft.settle(BLOCKED, deleted)
+        return
+    draft.add("deleted_user_restored",
+              f"This user's source anchor equals the onPremisesImmutableId of {deleted.label}, which is soft-deleted "
+              f"(deleted {deleted.deleted_date_time}): the sync restores that cloud user and joins it, with what it "
+              "kept (licences, group memberships), instead of creating a new one. Leave it so if it is the same "
+              "person; otherwise remove the deleted user for good (permanently delete it) before the sync.",
+              "onPremisesImmutableId", draft.source_anchor)
+    draft.settle(HARD_MATCH, deleted)
 
 
 def _match_smtp(draft: Draft, index: CloudIndex, tenant: Tenant, anchor_mode: str) -> bool:

@@ -17,6 +17,8 @@ Decisions beyond the rule book, each written where it is applied:
 - A cloud user "has an Exchange licence" (KB 3190357) when `assignedPlans` holds a plan of the
   service `exchange` whose capabilityStatus is `Enabled` or `Warning` (Graph: still usable, in
   a grace period); without assignedPlans in the record it is unknown.
+- A cloud user with `deletedDateTime` is soft-deleted (it is in Graph's deletedItems): it is no
+  candidate and holds no value (rule book §9.12); only its ImmutableId counts.
 - Every role listed in `admin_roles` counts as a directory admin role (rule book §9.3: be safe).
 - `synchronizeUpnForManagedUsersEnabled` defaults to on, as in every tenant created after
   June 2015.
@@ -318,6 +320,7 @@ class CloudUser:
     admin_roles: tuple[str, ...] = ()
     has_mailbox: bool | None = None
     exchange_licensed: bool | None = None
+    deleted_date_time: str | None = None     # set on a soft-deleted user (Graph's deletedItems)
     _smtp: tuple[ProxyAddress, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -345,6 +348,7 @@ class CloudUser:
             has_mailbox=has_mailbox,
             exchange_licensed=_exchange_licensed(fields.get("assigned_plans")) if fields.has("assigned_plans")
             else fields.flag("exchange_licensed"),
+            deleted_date_time=fields.text("deleted_date_time"),
         )
         if not user.id:
             raise MatchingInputError(f"cloud user {dict(record)!r} has neither id nor userPrincipalName",

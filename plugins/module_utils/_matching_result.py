@@ -62,6 +62,7 @@ SEVERITIES = {
     "address_not_synced": WARNING,
     "invalid_primary_smtp": WARNING,
     "moera_in_use": WARNING,
+    "deleted_user_restored": WARNING,
     "upn_change_blocked": INFO,
     "excluded_system_account": INFO,
 }

@@ -158,8 +158,8 @@ results:
       V(duplicate_in_directory), V(multiple_primary_smtp), V(invalid_upn), V(too_many_addresses),
       V(invalid_source_anchor), V(duplicate_candidate), V(ambiguous_candidate) (errors);
       V(primary_smtp_will_change), V(upn_will_change), V(cloud_addresses_will_be_dropped), V(upn_suffix_unverified),
-      V(no_mailbox), V(invalid_proxy_address), V(invalid_primary_smtp), V(address_not_synced), V(moera_in_use)
-      (warnings); V(upn_change_blocked),
+      V(no_mailbox), V(invalid_proxy_address), V(invalid_primary_smtp), V(address_not_synced), V(moera_in_use),
+      V(deleted_user_restored) (warnings); V(upn_change_blocked),
       V(excluded_system_account) (info). The collection's C(docs/soft_match_check.md) says what each means.
   returned: always
   type: list

@@ -711,6 +711,27 @@ def test_patch_accepts_odata_instance_annotations(entra: EntraLab):
     assert entra.graph("PATCH", f"/users/{cloud_id}", json=restored).status_code == 204
 
 
+def test_deleted_users_are_listed_apart_from_the_users(entra: EntraLab):
+    # Graph: soft-deleted users stay 30 days in /directory/deletedItems, out of /users
+    gone = {"userPrincipalName": "gone@contoso.com", "mail": "gone@contoso.com",
+            "proxyAddresses": ["SMTP:gone@contoso.com"], "onPremisesImmutableId": "Z29uZS11c2VyLWFuY2hvcg==",
+            "deletedDateTime": "2026-11-30T10:00:00Z"}
+    entra.emulator.load({"tenant": SCENARIO["tenant"], "cloud": {**SCENARIO["cloud"], "deleted_users": [gone]}},
+                        ANCHORS)
+    listing = entra.graph("GET", "/directory/deletedItems/microsoft.graph.user",
+                          params={"$select": "id,userPrincipalName,deletedDateTime,onPremisesImmutableId"}).json()
+    assert [(user["userPrincipalName"], user["deletedDateTime"]) for user in listing["value"]] == [
+        ("gone@contoso.com", "2026-11-30T10:00:00Z")]
+    assert listing["@odata.context"].endswith("#directory/deletedItems/microsoft.graph.user"
+                                              "(id,userPrincipalName,deletedDateTime,onPremisesImmutableId)")
+    deleted_id = listing["value"][0]["id"]
+    assert entra.graph("GET", f"/directory/deletedItems/{deleted_id}").json()["userPrincipalName"] == "gone@contoso.com"
+    assert entra.graph("GET", f"/users/{deleted_id}").status_code == 404
+    users = entra.graph("GET", "/users", params={"$select": "userPrincipalName"}).json()["value"]
+    assert "gone@contoso.com" not in {user["userPrincipalName"] for user in users}
+    assert entra.graph("GET", "/directory/deletedItems/microsoft.graph.user", caller="low").status_code == 403
+
+
 def test_domains_and_organization(entra: EntraLab):
     domains = {d["id"]: d for d in entra.graph("GET", "/domains").json()["value"]}
     assert set(domains) == {"contoso.onmicrosoft.com", "contoso.com", "fabrikam.com"}

@@ -47,7 +47,7 @@ FEATURE_DEFAULTS = {
 
 TENANT_KEYS = {"initial_domain", "verified_domains", "unverified_domains", "default_domain", "features",
                "display_name", "onPremisesSyncEnabled"}
-CLOUD_KEYS = {"users", "groups", "contacts"}
+CLOUD_KEYS = {"users", "groups", "contacts", "deleted_users"}
 
 Anchors = Mapping[str, str] | Callable[[str], str | None] | None
 
@@ -72,6 +72,7 @@ class TenantSettings:
 @dataclass
 class CloudObjects:
     users: list[dict] = field(default_factory=list)
+    deleted_users: list[dict] = field(default_factory=list)   # soft-deleted: Graph's deletedItems
     groups: list[dict] = field(default_factory=list)
     contacts: list[dict] = field(default_factory=list)
     role_assignments: list[dict] = field(default_factory=list)
@@ -355,6 +356,18 @@ def normalize_cloud(raw: Mapping | None, tenant: TenantSettings, anchors: Anchor
             claim(addresses, address, where, "SMTP address")
         objects.users.append(record)
         objects.role_assignments.extend(role_assignment_record(t, record["id"]) for t in dict.fromkeys(templates))
+    for index, entry in enumerate(raw.get("deleted_users") or []):
+        # soft-deleted users keep their values for 30 days; only id and ImmutableId stay unique here (§9.12)
+        upn = entry.get("userPrincipalName") if isinstance(entry, Mapping) else None
+        where = f"cloud.deleted_users[{index}] ({upn})"
+        if not isinstance(entry, Mapping) or "roles" in entry:
+            raise ScenarioError(f"{where} must be a mapping without roles")
+        record, _templates = user_record(entry, anchors, where, created)
+        record["deletedDateTime"] = record["deletedDateTime"] or created
+        claim(ids, record["id"], where, "id")
+        if record["onPremisesImmutableId"]:
+            claim(immutable_ids, record["onPremisesImmutableId"], where, "onPremisesImmutableId")
+        objects.deleted_users.append(record)
     for key, build, bucket in (("groups", group_record, objects.groups), ("contacts", contact_record,
                                                                           objects.contacts)):
         for index, entry in enumerate(raw.get(key) or []):

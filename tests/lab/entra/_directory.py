@@ -16,8 +16,8 @@ from ._errors import bad_request, not_found
 from ._roles import role_definitions
 from ._schema import USER, CompiledFilter, fold
 
-USERS, GROUPS, CONTACTS, ROLE_ASSIGNMENTS, ROLE_DEFINITIONS, DOMAINS = (
-    "users", "groups", "contacts", "roleAssignments", "roleDefinitions", "domains")
+USERS, GROUPS, CONTACTS, ROLE_ASSIGNMENTS, ROLE_DEFINITIONS, DOMAINS, DELETED_USERS = (
+    "users", "groups", "contacts", "roleAssignments", "roleDefinitions", "domains", "deletedUsers")
 USER_INDEXES = ("id", "userPrincipalName", "mail", "proxyAddresses", "onPremisesImmutableId")
 
 # What PATCH /users/{id} may change; the rest of the schema is read-only over Graph.
@@ -57,6 +57,7 @@ class Directory:
             self.settings = settings
             self.stores: dict[str, dict[str, dict]] = {
                 USERS: {}, GROUPS: {}, CONTACTS: {}, ROLE_ASSIGNMENTS: {},
+                DELETED_USERS: {record["id"]: record for record in objects.deleted_users},
                 ROLE_DEFINITIONS: {r["id"]: r for r in role_definitions()},
                 DOMAINS: {d["id"]: d for d in settings.domains},
             }
@@ -102,6 +103,14 @@ class Directory:
                     holders.discard(record["id"])
                     if not holders:
                         del self.indexes[name][key]
+
+    def restore_user(self, user_id: str) -> dict:
+        """A soft-deleted user back among the users (Graph's deletedItems restore), as it was kept."""
+        with self.lock:
+            record = dict(self.stores[DELETED_USERS].pop(user_id), deletedDateTime=None)
+            self._sorted[DELETED_USERS] = None
+            self._add_user(record)
+            return record
 
     def replace_user(self, record: dict) -> None:
         """Store a new version of a user (the record is replaced, never changed in place)."""
@@ -328,6 +337,7 @@ class Directory:
                     "onPremisesSyncEnabled": self.on_premises_sync_enabled(),
                 },
                 "users": users,
+                "deletedUsers": [self.stores[DELETED_USERS][i] for i in self._sorted_ids(DELETED_USERS)],
                 "groups": list(self.stores[GROUPS].values()),
                 "contacts": list(self.stores[CONTACTS].values()),
                 "roleAssignments": list(self.stores[ROLE_ASSIGNMENTS].values()),

@@ -274,6 +274,7 @@ USER = ResourceSchema("microsoft.graph.user", "User", [
     _p("assignedPlans", "objects"),
     _p("companyName", default=_TEXT_DEFAULT, advanced=_TEXT_ADVANCED),
     _p("createdDateTime", "datetime"),
+    _p("deletedDateTime", "datetime"),
     _p("department", default=_TEXT_DEFAULT, advanced=_TEXT_ADVANCED),
     _p("employeeId", default=_TEXT_DEFAULT, advanced=(NE, EQ_NULL)),
     _p("mailNickname", default=_TEXT_DEFAULT, advanced=(NE, ENDS)),

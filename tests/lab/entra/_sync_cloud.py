@@ -6,7 +6,7 @@ ImmutableId compares case-sensitively (§3.1).
 
 from __future__ import annotations
 
-from ._directory import CONTACTS, DOMAINS, GROUPS, ROLE_ASSIGNMENTS, USERS, Directory
+from ._directory import CONTACTS, DELETED_USERS, DOMAINS, GROUPS, ROLE_ASSIGNMENTS, USERS, Directory
 from ._schema import fold
 
 
@@ -69,6 +69,14 @@ class CloudView:
     def users_with_anchor(self, anchor: str) -> list[dict]:
         ids = self.directory.indexes["onPremisesImmutableId"].get(fold(anchor), set())
         return [self.user(i) for i in sorted(ids) if self.user(i)["onPremisesImmutableId"] == anchor]
+
+    def deleted_user_with_anchor(self, anchor: str) -> dict | None:
+        """§9.12: a soft-deleted user carrying the source anchor (compared case-sensitively)."""
+        return next((record for _id, record in sorted(self.directory.stores[DELETED_USERS].items())
+                     if record.get("onPremisesImmutableId") == anchor), None)
+
+    def restore(self, user_id: str) -> dict:
+        return self.directory.restore_user(user_id)
 
     def user_with_upn(self, upn: str) -> dict | None:
         ids = self.directory.indexes["userPrincipalName"].get(fold(upn), set())

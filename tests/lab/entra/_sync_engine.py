@@ -66,6 +66,7 @@ class Decision:
     action: str = ""                  # joined_hard / joined_smtp / joined_upn for joins
     candidate: dict | None = None
     error: str | None = None
+    restore: bool = False             # §9.12: the candidate is soft-deleted; the export restores it first
 
 
 class SyncEngine:
@@ -218,6 +219,15 @@ class SyncEngine:
                                 "refused: blockCloudObjectTakeoverThroughHardMatchEnabled", error="InvalidHardMatch")
             return Decision("join", "§3.1", "source anchor equals the cloud user's onPremisesImmutableId",
                             action="joined_hard", candidate=candidate)
+        deleted = self.cloud.deleted_user_with_anchor(user.source_anchor)
+        if deleted is not None:
+            # §9.12 ("Enable AD recycle bin"; "Troubleshoot errors during synchronization", InvalidHardMatch)
+            if features.get("blockCloudObjectTakeoverThroughHardMatchEnabled"):
+                return Decision("refuse", "§3, §9.12", f"hard match onto soft-deleted {deleted['userPrincipalName']} "
+                                "refused: blockCloudObjectTakeoverThroughHardMatchEnabled", error="InvalidHardMatch")
+            return Decision("join", "§9.12", f"source anchor equals the onPremisesImmutableId of soft-deleted "
+                            f"{deleted['userPrincipalName']}: restored", action="joined_hard", candidate=deleted,
+                            restore=True)
         notes = []
         primary = user.primary_smtp
         if primary and smtp_address_problem(primary):
@@ -266,6 +276,8 @@ class SyncEngine:
         return Decision("join", rule, f"matched {name} on {value}", action=action, candidate=candidate)
 
     def _export(self, user: OnPremUser, current: dict | None, decision: Decision, result) -> ObjectResult:
+        if decision.restore and not self._dropped(user):
+            current = self.cloud.restore(current["id"])
         plan = plan_export(user, self.cloud, current)
         if plan.error:
             return result("export_error", "§4, §6", plan.error[1], error=plan.error[0])

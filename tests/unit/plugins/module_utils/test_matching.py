@@ -883,6 +883,39 @@ def test_s9_9_two_users_with_one_moera_upn_the_second_is_quarantined():
     assert codes(quarantined) == ["duplicate_in_directory", "upn_suffix_unverified"]
 
 
+def test_s9_12_a_soft_deleted_user_with_the_source_anchor_is_restored():
+    # "Enable AD recycle bin": the recovered object's sync restores the soft-deleted cloud user
+    deleted = cloud("dora@contoso.com", "SMTP:dora@contoso.com", immutable_id=anchor_of("dora"), synced=False,
+                    deletedDateTime="2026-11-30T10:00:00Z")
+    result = only(onprem("dora", "SMTP:dora@contoso.com"), deleted)
+    assert result.outcome == "hard_match"
+    assert result.cloud["id"] == "id-dora@contoso.com"
+    assert codes(result) == ["deleted_user_restored"]
+    assert finding(result, "deleted_user_restored").severity == "warning"
+    assert result.predicted["proxy_addresses"] == ["SMTP:dora@contoso.com", "smtp:dora@contoso.onmicrosoft.com"]
+
+
+def test_s9_12_restoring_a_soft_deleted_user_is_refused_when_takeover_is_blocked():
+    # "Troubleshoot errors during synchronization", InvalidHardMatch, its example case
+    deleted = cloud("dora@contoso.com", "SMTP:dora@contoso.com", immutable_id=anchor_of("dora"), synced=False,
+                    deletedDateTime="2026-11-30T10:00:00Z")
+    result = only(onprem("dora", "SMTP:dora@contoso.com"), deleted,
+                  features={"blockCloudObjectTakeoverThroughHardMatchEnabled": True})
+    assert result.outcome == "blocked"
+    assert codes(result) == ["hard_match_takeover_blocked"]
+    assert "soft-deleted" in finding(result, "hard_match_takeover_blocked").message
+    assert result.predicted is None
+
+
+def test_s9_12_a_soft_deleted_user_is_no_candidate_and_holds_nothing():
+    deleted = cloud("dora@contoso.com", "SMTP:dora@contoso.com", immutable_id=anchor_of("someone"), synced=False,
+                    deletedDateTime="2026-11-30T10:00:00Z")
+    result = only(onprem("dora", "SMTP:dora@contoso.com"), deleted)
+    assert result.outcome == "new_user"
+    assert result.findings == ()
+    assert result.predicted["user_principal_name"] == "dora@contoso.com"
+
+
 def test_s9_7_an_immutable_id_mismatch_creates_a_duplicate_with_resiliency_on():
     # "Troubleshoot errors during synchronization": with resiliency, no InvalidSoftMatch for new objects
     other_anchor = immutable_id("0b5d2a39-49a5-4c61-8f73-6e3c1d0a9b27")
@@ -1149,6 +1182,7 @@ def every_finding():
         onprem("team1", "SMTP:shared@contoso.com"),
         onprem("team2", "SMTP:shared@contoso.com"),
         onprem("mona", "SMTP:mona@contoso.com", mailNickname="desk.m"),
+        onprem("dora", "SMTP:dora@contoso.com"),
         onprem("olga", "SMTP:olga@contoso.com"),
         onprem("krbtgt", "SMTP:krbtgt@contoso.com"),
         onprem("svc", "SMTP:svc@contoso.com", isCriticalSystemObject="TRUE"),
@@ -1165,6 +1199,8 @@ def every_finding():
         cloud("samc@contoso.com", mail="sam@contoso.com"),
         cloud("shared@contoso.com", "SMTP:shared@contoso.com"),
         licensed("mona@contoso.com", "SMTP:mona@contoso.com"),
+        cloud("dora@contoso.com", "SMTP:dora@contoso.com", immutable_id=anchor_of("dora"),
+              deletedDateTime="2026-11-30T10:00:00Z"),
         cloud("desk@contoso.com", "SMTP:desk.x@contoso.com", "smtp:desk.m@contoso.onmicrosoft.com"),
         cloud("o1@contoso.com", "SMTP:o1@contoso.com", "smtp:olga@contoso.com"),
         cloud("o2@contoso.com", "SMTP:o2@contoso.com", "smtp:olga@contoso.com"),

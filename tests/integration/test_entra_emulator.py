@@ -417,6 +417,31 @@ def test_select_default_and_explicit(entra: EntraLab):
     assert unknown.status_code == 400
 
 
+def test_v1_properties_scripts_select_are_returned(entra: EntraLab):
+    # Graph v1.0 user properties (returned only on $select); licences as assignedPlans / provisionedPlans
+    select = ("id,assignedLicenses,assignedPlans,provisionedPlans,deletedDateTime,employeeType,employeeHireDate,"
+              "identities,onPremisesExtensionAttributes,lastPasswordChangeDateTime,passwordPolicies")
+    [mailbox] = entra.users({"$filter": "mail eq 'synced@contoso.com'", "$select": select}).json()["value"]
+    assert set(mailbox) == set(select.split(","))
+    assert [(plan["service"], plan["capabilityStatus"]) for plan in mailbox["assignedPlans"]] == [
+        ("exchange", "Enabled")]
+    assert [plan["provisioningStatus"] for plan in mailbox["provisionedPlans"]] == ["Success"]
+    assert mailbox["onPremisesExtensionAttributes"]["extensionAttribute15"] is None
+    assert mailbox["deletedDateTime"] is None and mailbox["assignedLicenses"] == []
+    no_mailbox = entra.graph("GET", "/users/admin@contoso.onmicrosoft.com", params={"$select": "assignedPlans"})
+    assert no_mailbox.json()["assignedPlans"] == []
+
+
+def test_beta_only_properties_are_not_in_v1(entra: EntraLab):
+    organization = entra.graph("GET", "/organization").json()["value"][0]
+    assert "directorySizeQuota" not in organization
+    [synchronization] = entra.graph("GET", "/directory/onPremisesSynchronization").json()["value"]
+    assert set(synchronization["configuration"]) == {"accidentalDeletionPrevention"}
+    refused = entra.graph("PATCH", f"/directory/onPremisesSynchronization/{synchronization['id']}",
+                          json={"configuration": {"synchronizationInterval": "PT10M"}})
+    assert refused.status_code == 400
+
+
 @pytest.mark.parametrize("top", ["1000", "0", "-1", "ten"])
 def test_top_out_of_range_is_400(entra: EntraLab, top: str):
     response = entra.users({"$top": top})

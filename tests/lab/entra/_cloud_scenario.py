@@ -214,6 +214,18 @@ def exchange_plan(assigned: str) -> dict:
             "servicePlanId": EXCHANGE_SERVICE_PLAN_ID}
 
 
+def v1_defaults(record: dict) -> None:
+    """The Graph v1.0 user properties scripts select, as an empty directory shows them."""
+    if record.get("provisionedPlans") is None:
+        record["provisionedPlans"] = [{"capabilityStatus": plan.get("capabilityStatus"),
+                                       "provisioningStatus": "Success", "service": plan.get("service")}
+                                      for plan in record.get("assignedPlans") or ()]
+    if record.get("onPremisesExtensionAttributes") is None:
+        record["onPremisesExtensionAttributes"] = {f"extensionAttribute{n}": None for n in range(1, 16)}
+    if record.get("identities") is None:
+        record["identities"] = []
+
+
 def user_record(raw: Mapping, anchors: Anchors, where: str, created: str) -> tuple[dict, list[str]]:
     _check_keys(raw, set(USER.properties_by_name) | {"roles"}, where)
     upn = raw.get("userPrincipalName")
@@ -240,6 +252,7 @@ def user_record(raw: Mapping, anchors: Anchors, where: str, created: str) -> tup
             str(value).startswith("SMTP:") for value in record["proxyAddresses"] or ()) else []
     if record["assignedLicenses"] is None:
         record["assignedLicenses"] = []
+    v1_defaults(record)
     record["onPremisesImmutableId"] = resolve_anchor(record["onPremisesImmutableId"], anchors,
                                                      f"{where}.onPremisesImmutableId")
     if record["onPremisesSyncEnabled"] is True and record["onPremisesLastSyncDateTime"] is None:

@@ -68,11 +68,11 @@ class Directory:
             for bucket, records in ((GROUPS, objects.groups), (CONTACTS, objects.contacts),
                                     (ROLE_ASSIGNMENTS, objects.role_assignments)):
                 self.stores[bucket] = {record["id"]: record for record in records}
+            # Graph v1.0's onPremisesDirectorySynchronizationConfiguration has this one property (the
+            # synchronization interval fields are beta only)
             self.sync_configuration = {
                 "accidentalDeletionPrevention": {"synchronizationPreventionType": "enabledForCount",
                                                  "alertThreshold": 500},
-                "synchronizationInterval": "PT30M",
-                "customerRequestedSynchronizationInterval": None,
             }
         return {"users": len(objects.users), "groups": len(objects.groups), "contacts": len(objects.contacts),
                 "roleAssignments": len(objects.role_assignments), "domains": len(settings.domains)}
@@ -226,8 +226,6 @@ class Directory:
                 "street": None,
                 "technicalNotificationMails": [],
                 "tenantType": "AAD",
-                "directorySizeQuota": {"used": sum(len(self.stores[b]) for b in (USERS, GROUPS, CONTACTS)),
-                                       "total": 300000},
                 "verifiedDomains": [{
                     "capabilities": "Email, OfficeCommunicationsOnline",
                     "isDefault": d["isDefault"],

@@ -11,7 +11,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
-from ._cloud_scenario import now_text
+from ._cloud_scenario import now_text, v1_defaults
 from ._schema import USER, fold
 from ._sync_cloud import CloudView, exchange_user
 from ._sync_onprem import OnPremUser, domain_of, prefix_of, smtp_address_problem
@@ -218,6 +218,7 @@ def new_user_record() -> dict:
                    "createdDateTime": now_text(), "proxyAddresses": [], "onPremisesProvisioningErrors": [],
                    # a user the sync creates has no licence (KB 3190357: the MOERA waits for one)
                    "assignedLicenses": [], "assignedPlans": []})
+    v1_defaults(record)
     return record
 
 

@@ -417,6 +417,59 @@ def test_select_default_and_explicit(entra: EntraLab):
     assert unknown.status_code == 400
 
 
+EVENTUAL = {"ConsistencyLevel": "eventual"}
+
+
+def test_orderby_on_users_sorts_and_pages_in_order(entra: EntraLab):
+    every = entra.users({"$select": "userPrincipalName,displayName"}).json()["value"]
+    expected = [user["userPrincipalName"] for user in sorted(
+        (u for u in every if u["displayName"]), key=lambda u: u["displayName"].casefold(), reverse=True)]
+    expected += sorted((u["userPrincipalName"] for u in every if not u["displayName"]), key=str)
+    seen, url = [], None
+    response = entra.users({"$orderby": "displayName desc", "$top": "2", "$select": "userPrincipalName"})
+    while True:
+        assert response.status_code == 200, response.text
+        body = response.json()
+        seen += [user["userPrincipalName"] for user in body["value"]]
+        url = body.get("@odata.nextLink")
+        if not url:
+            break
+        response = entra.graph("GET", url.split("/v1.0", 1)[1])
+    assert seen[:len(expected)] == expected and len(seen) == len(every)
+    by_upn = entra.users({"$orderby": "userPrincipalName", "$select": "userPrincipalName"}).json()["value"]
+    assert [u["userPrincipalName"] for u in by_upn] == sorted((u["userPrincipalName"] for u in every), key=str.casefold)
+
+
+@pytest.mark.parametrize(("params", "headers"), [
+    ({"$orderby": "mail"}, None),                                        # not without an advanced query
+    ({"$orderby": "displayName", "$filter": "accountEnabled eq true"}, None),   # nor with $filter
+    ({"$orderby": "shoeSize"}, EVENTUAL),
+    ({"$search": '"displayName:user"'}, None),                           # $search needs ConsistencyLevel
+    ({"$search": "displayName:user"}, EVENTUAL),                         # the clause is quoted
+])
+def test_orderby_and_search_graph_refuses(entra: EntraLab, params: dict, headers: dict | None):
+    response = entra.users(params, headers=headers)
+    assert response.status_code == 400, response.text
+    assert error_of(response)["code"] in ("Request_UnsupportedQuery", "BadRequest")
+
+
+def test_advanced_orderby_and_search_on_users(entra: EntraLab):
+    by_mail = entra.users({"$orderby": "mail", "$count": "true", "$select": "mail"}, headers=EVENTUAL).json()
+    mails = [user["mail"] for user in by_mail["value"]]
+    present = [mail for mail in mails if mail]
+    assert present == sorted(present, key=str.casefold) and mails[len(present):] == [None] * (len(mails) - len(present))
+    found = entra.users({"$search": '"displayName:last"', "$select": "userPrincipalName"}, headers=EVENTUAL).json()
+    assert [user["userPrincipalName"] for user in found["value"]] == ["user.lastname@contoso.com"]
+    either = entra.users({"$search": '"displayName:lastname" OR "mail:synced"', "$select": "userPrincipalName"},
+                         headers=EVENTUAL).json()
+    assert {user["userPrincipalName"] for user in either["value"]} == {"user.lastname@contoso.com",
+                                                                       "synced@contoso.com"}
+    both = entra.users({"$search": '"displayName:user" AND "mail:synced"'}, headers=EVENTUAL).json()
+    assert both["value"] == []
+    groups = entra.graph("GET", "/groups", params={"$orderby": "displayName"})
+    assert groups.status_code == 400
+
+
 def test_v1_properties_scripts_select_are_returned(entra: EntraLab):
     # Graph v1.0 user properties (returned only on $select); licences as assignedPlans / provisionedPlans
     select = ("id,assignedLicenses,assignedPlans,provisionedPlans,deletedDateTime,employeeType,employeeHireDate,"

@@ -12,15 +12,18 @@ the whole on-prem scope in `_matching_scope`, the result shape in `_matching_res
 decides each user in the rule book's order.
 
 Decisions beyond the rule book, each written where it is applied:
-- Unexportable or unpredictable objects are `invalid`: no UPN or an invalid one, an invalid
-  primary SMTP address (the `SMTP:` value, or `mail` standing in for it), several `SMTP:`
-  values, more than 300 proxy addresses, no usable source anchor, or a source anchor another
-  on-prem user in scope also carries. Any other invalid proxyAddresses or mail value is only
-  an `invalid_proxy_address` warning: the sync drops that value (§2).
+- Unexportable or unpredictable objects are `invalid`: no UPN or an invalid one (§9.11), several
+  `SMTP:` values, more than 300 proxy addresses (LargeObject), no usable source anchor, or a
+  source anchor another on-prem user in scope also carries. An invalid primary SMTP address (the
+  `SMTP:` value, or `mail` standing in for it) is an `invalid_primary_smtp` warning and any other
+  invalid value an `invalid_proxy_address` warning: the sync drops the value and exports the
+  object (§9.10); a dropped primary neither soft-matches nor stays the primary.
 - A refused SMTP candidate is a match found: the sync does not fall back to UPN matching
   (Microsoft: UPN is tried "if a match isn't found based on primary SMTP"). A candidate
   without a mailbox (KB 2641663) is no match at all: matching goes on to the UPN.
 - A candidate synchronized from another on-prem object is refused with `immutable_id_mismatch`.
+- A soft-deleted cloud user restored by the hard match (§9.12) is a `hard_match`, its candidate the
+  deleted user, with the warning `deleted_user_restored`.
 - Values claimed twice in the on-prem scope: see `_matching_scope`.
 """
 
@@ -51,15 +54,18 @@ from ansible_collections.hybrid.identity.plugins.module_utils._matching_model im
     MatchingInputError,
     OnPremUser,
     Tenant,
-    domain_of,
     name_key,
     smtp_value,
     smtp_values,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._matching_projection import (
+    PROXY_ADDRESS,
+    QUARANTINE_SWITCHES,
+    USER_PRINCIPAL_NAME,
     change_findings,
     export_fails,
     project,
+    quarantine_allowed,
     quarantine_cloud_duplicates,
     quarantined_upn,
 )
@@ -93,6 +99,8 @@ from ansible_collections.hybrid.identity.plugins.module_utils._matching_scope im
 EXCLUDED_ACCOUNT_PATTERNS = ("krbtgt", "guest", "admini*", "systemmailbox*", "discoverysearchmailbox*",
                              "federatedemail*", "healthmailbox*", "msol_*", "*$")
 _EXCLUDED_ACCOUNT = re.compile("|".join(fnmatch.translate(pattern) for pattern in EXCLUDED_ACCOUNT_PATTERNS))
+_DROPPED_PRIMARY = ("the cloud user's primary becomes its routing address (MOERA) or another value the sync keeps. "
+                    "Correct the value on-prem before the sync if it is the user's address.")
 # Violations of the whole attribute that are not about one value
 _ATTRIBUTE_RULES = frozenset({"two_primaries", "duplicate_value", "too_many_addresses"})
 
@@ -203,14 +211,16 @@ def _read_addresses(draft: Draft) -> None:
             # rule book §9.2: several primaries make the outcome unpredictable; §1: too many fail export
             draft.add(violation.code, violation.message, "proxyAddresses", violation.value)
         elif violation.value in primary_values and violation.rule not in _ATTRIBUTE_RULES:
-            draft.add("invalid_primary_smtp", f"The primary SMTP address is invalid: {violation.message}",
-                      "proxyAddresses", violation.value)
+            # rule book §9.10 (KB 3190357): the sync discards the malformed primary and exports the rest
+            draft.add("invalid_primary_smtp", f"The primary SMTP address is invalid: {violation.message} The sync "
+                                              f"leaves it out, so it neither soft-matches a cloud user nor stays the "
+                                              f"primary: {_DROPPED_PRIMARY}", "proxyAddresses", violation.value)
         else:
             # rule book §2: the sync drops a malformed value; the rest of the object goes on
             draft.add("invalid_proxy_address", f"{violation.message} The sync leaves this value out.",
                       "proxyAddresses", violation.value)
     _read_mail(draft, primary_fallback=not primaries)
-    if len(primaries) == 1:
+    if len(primaries) == 1 and not any(value in bad_values for value in primary_values):
         draft.primary = primaries[0]
     elif not primaries and user.mail and not validate_smtp_address(user.mail):
         # rule book §9.2: no SMTP: value, so mail is the primary
@@ -223,8 +233,10 @@ def _read_mail(draft: Draft, primary_fallback: bool) -> None:
     mail = draft.user.mail
     for violation in validate_smtp_address(mail) if mail else ():
         if primary_fallback:
+            # rule book §9.10: dropped like a malformed SMTP: value
             draft.add("invalid_primary_smtp", f"mail stands in for the primary SMTP address (there is no SMTP: "
-                                              f"value) and is invalid: {violation.message}", "mail", mail)
+                                              f"value) and is invalid: {violation.message} The sync leaves it "
+                                              f"out: {_DROPPED_PRIMARY}", "mail", mail)
         else:
             draft.add("invalid_proxy_address", f"{violation.message} The cloud takes mail from the primary SMTP "
                                                "address instead.", "mail", mail)
@@ -255,6 +267,10 @@ def _match(draft: Draft, index: CloudIndex, tenant: Tenant, anchor_mode: str) ->
     anchored = index.user_with_immutable_id(draft.source_anchor)
     if anchored is not None:
         _join_by_anchor(draft, anchored, tenant)
+        return
+    deleted = index.deleted_user_with_immutable_id(draft.source_anchor)
+    if deleted is not None:
+        _restore(draft, deleted, tenant)
         return
     # rule book §3.2: soft match on the primary SMTP
     if draft.primary is not None and _match_smtp(draft, index, tenant, anchor_mode):
@@ -287,6 +303,27 @@ def _join_by_anchor(draft: Draft, anchored: CloudUser, tenant: Tenant) -> None:
         _refuse_admin(draft, anchored, tenant, "hard")
         refused = True
     draft.settle(BLOCKED if refused else HARD_MATCH, anchored)
+
+
+def _restore(draft: Draft, deleted: CloudUser, tenant: Tenant) -> None:
+    """Rule book §9.12: a soft-deleted user with this source anchor is restored by the hard match."""
+    if tenant.feature(BLOCK_HARD_MATCH_TAKEOVER):
+        # "Troubleshoot errors during synchronization", InvalidHardMatch: the re-added object can't take it over
+        draft.add("hard_match_takeover_blocked",
+                  f"This user's source anchor equals the onPremisesImmutableId of {deleted.label}, which is "
+                  f"soft-deleted (deleted {deleted.deleted_date_time}), and the tenant blocks taking over cloud users "
+                  f"by hard match ({BLOCK_HARD_MATCH_TAKEOVER} is on): the export fails with InvalidHardMatch. Turn "
+                  "the switch off for the sync that brings the user back, or delete the cloud user for good.",
+                  "onPremisesImmutableId", draft.source_anchor)
+        draft.settle(BLOCKED, deleted)
+        return
+    draft.add("deleted_user_restored",
+              f"This user's source anchor equals the onPremisesImmutableId of {deleted.label}, which is soft-deleted "
+              f"(deleted {deleted.deleted_date_time}): the sync restores that cloud user and joins it, with what it "
+              "kept (licences, group memberships), instead of creating a new one. Leave it so if it is the same "
+              "person; otherwise remove the deleted user for good (permanently delete it) before the sync.",
+              "onPremisesImmutableId", draft.source_anchor)
+    draft.settle(HARD_MATCH, deleted)
 
 
 def _match_smtp(draft: Draft, index: CloudIndex, tenant: Tenant, anchor_mode: str) -> bool:
@@ -354,7 +391,7 @@ def _soft_match(draft: Draft, outcome: str, candidate: CloudUser, tenant: Tenant
         # rule book §3: "Existing Admin Role Conflict"
         _refuse_admin(draft, candidate, tenant, "soft")
         draft.creates_duplicate = True
-    _check_candidate_anchor(draft, candidate, anchor_mode)
+    _check_candidate_anchor(draft, candidate, tenant, outcome, anchor_mode)
     refused = any(finding.severity == ERROR for finding in draft.findings[refusals:])
     draft.settle(BLOCKED if refused else outcome, candidate)
 
@@ -374,27 +411,33 @@ def _refuse_admin(draft: Draft, candidate: CloudUser, tenant: Tenant, route: str
               "adminRoles", roles)
 
 
-def _check_candidate_anchor(draft: Draft, candidate: CloudUser, anchor_mode: str) -> None:
-    """Rule book §3: a candidate that already carries another ImmutableId, or syncs from elsewhere, is refused."""
+def _check_candidate_anchor(draft: Draft, candidate: CloudUser, tenant: Tenant, route: str, anchor_mode: str) -> None:
+    """Rule book §3, §9.7: a candidate that already carries another ImmutableId, or syncs from elsewhere, is refused."""
     cloud_anchor = candidate.on_premises_immutable_id
+    if candidate.on_premises_sync_enabled is not True and not cloud_anchor:
+        return
     if candidate.on_premises_sync_enabled is True:
         # not in the rule book: synced from another on-prem object; one cloud user joins one object
-        draft.add("immutable_id_mismatch",
-                  f"{candidate.label} is already synchronized from another on-prem object (onPremisesSyncEnabled "
-                  f"true, onPremisesImmutableId {cloud_anchor or 'not shown'}), so this user can't join it. If this "
-                  "user is that person, move the other object out of sync scope and write the cloud ImmutableId into "
-                  f"this user's mS-DS-ConsistencyGuid{_anchor_mode_note(anchor_mode)}; otherwise change the address "
-                  "or UPN that points at it.",
-                  "onPremisesImmutableId", cloud_anchor)
-    elif cloud_anchor:
-        # rule book §3: InvalidSoftMatch; the documented fix moves the anchor
-        draft.add("immutable_id_mismatch",
-                  f"{candidate.label} already carries onPremisesImmutableId {cloud_anchor}, not this user's source "
-                  f"anchor {draft.source_anchor}, so the soft match is refused (InvalidSoftMatch). Write "
-                  f"{cloud_anchor} into this user's mS-DS-ConsistencyGuid so it hard-matches"
-                  f"{_anchor_mode_note(anchor_mode)}, or "
-                  "clear onPremisesImmutableId of the cloud user.",
-                  "onPremisesImmutableId", cloud_anchor)
+        why = (f"{candidate.label} is already synchronized from another on-prem object (onPremisesSyncEnabled "
+               f"true, onPremisesImmutableId {cloud_anchor or 'not shown'}), so this user can't join it")
+        fix = ("If this user is that person, move the other object out of sync scope and write the cloud ImmutableId "
+               f"into this user's mS-DS-ConsistencyGuid{_anchor_mode_note(anchor_mode)}; otherwise change the "
+               "address or UPN that points at it.")
+    else:
+        # rule book §3: the documented fix moves the anchor
+        why = (f"{candidate.label} already carries onPremisesImmutableId {cloud_anchor}, not this user's source "
+               f"anchor {draft.source_anchor}, so the soft match is refused")
+        fix = (f"Write {cloud_anchor} into this user's mS-DS-ConsistencyGuid so it hard-matches"
+               f"{_anchor_mode_note(anchor_mode)}, or clear onPremisesImmutableId of the cloud user.")
+    matched = PROXY_ADDRESS if route == SOFT_MATCH_SMTP else USER_PRINCIPAL_NAME
+    if quarantine_allowed(matched, tenant):
+        # rule book §9.7: with duplicate-attribute resiliency a new object gets no InvalidSoftMatch, it is created
+        effect = ("with duplicate-attribute resiliency the sync reports no InvalidSoftMatch for a new object: it "
+                  "creates this user as a duplicate, a new cloud user whose values the candidate holds are quarantined")
+        draft.creates_duplicate = True
+    else:
+        effect = f"the export fails with InvalidSoftMatch ({QUARANTINE_SWITCHES[matched]} is off)"
+    draft.add("immutable_id_mismatch", f"{why}; {effect}. {fix}", "onPremisesImmutableId", cloud_anchor)
 
 
 def _anchor_mode_note(anchor_mode: str) -> str:
@@ -408,8 +451,7 @@ def _predict_cloud_user(draft: Draft, index: CloudIndex, tenant: Tenant) -> None
     """Rule book §2 for the predicted values, §4 for what other cloud objects hold, §5 for what a join changes."""
     joined = draft.candidate if draft.outcome in JOINED else None
     projection, findings = project(draft.user, draft.addresses, draft.primary, tenant, joined)
-    upn_from_onprem = tenant.is_verified(domain_of(draft.user.user_principal_name))
-    duplicates = quarantine_cloud_duplicates(projection, upn_from_onprem, index, tenant, joined)
+    duplicates = quarantine_cloud_duplicates(projection, index, tenant, joined)
     fails = export_fails(projection, tenant)
     draft.projection = None if fails else projection
     if draft.outcome == BLOCKED:
@@ -425,7 +467,7 @@ def _predict_cloud_user(draft: Draft, index: CloudIndex, tenant: Tenant) -> None
         return
     if joined is not None:
         draft.findings += change_findings(projection, joined, tenant)
-    if duplicates and draft.outcome == NEW_USER:
+    if projection.quarantined and draft.outcome == NEW_USER:
         # rule book §4: a new user with a value another object holds is created with that value quarantined
         draft.outcome = CONFLICT
 

@@ -38,12 +38,19 @@ class CloudIndex:
     objects_by_smtp: dict[str, tuple[CloudObject, ...]]
     users_by_upn: dict[str, CloudUser]
     users_by_immutable_id: dict[str, CloudUser]
+    deleted_by_immutable_id: dict[str, CloudUser]
 
     @classmethod
     def build(cls, cloud_users: Iterable[CloudUser | Mapping] = (),
               cloud_objects: Iterable[CloudObject | Mapping] = ()) -> CloudIndex:
-        """Index users and groups/contacts (values or the dicts their from_dict takes)."""
-        users = tuple(map(_cloud_user, cloud_users))
+        """Index users and groups/contacts (values or the dicts their from_dict takes). Soft-deleted users
+        (deletedDateTime set) are kept apart: rule book §9.12 lets only their ImmutableId count."""
+        every = tuple(map(_cloud_user, cloud_users))
+        users = tuple(user for user in every if not user.deleted_date_time)
+        deleted: dict[str, CloudUser] = {}
+        for user in every:
+            if user.deleted_date_time and user.on_premises_immutable_id:
+                deleted.setdefault(user.on_premises_immutable_id, user)
         objects = tuple(map(_cloud_object, cloud_objects))
         users_by_smtp: dict[str, list[CloudUser]] = {}
         users_by_upn: dict[str, CloudUser] = {}
@@ -68,6 +75,7 @@ class CloudIndex:
             objects_by_smtp={key: tuple(found) for key, found in objects_by_smtp.items()},
             users_by_upn=users_by_upn,
             users_by_immutable_id=users_by_immutable_id,
+            deleted_by_immutable_id=deleted,
         )
 
     def users_holding(self, address_key: str) -> tuple[CloudUser, ...]:
@@ -82,3 +90,7 @@ class CloudIndex:
 
     def user_with_immutable_id(self, anchor: str | None) -> CloudUser | None:
         return self.users_by_immutable_id.get(anchor) if anchor else None
+
+    def deleted_user_with_immutable_id(self, anchor: str | None) -> CloudUser | None:
+        """A soft-deleted user carrying the source anchor (compared case-sensitively, §3.1)."""
+        return self.deleted_by_immutable_id.get(anchor) if anchor else None

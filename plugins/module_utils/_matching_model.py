@@ -14,6 +14,11 @@ Pure: standard library only, no Ansible, no I/O.
 Decisions beyond the rule book, each written where it is applied:
 - A cloud user "has a mailbox" (KB 2641663) when its proxyAddresses hold a primary `SMTP:`
   value; an explicit `has_mailbox` wins; without proxyAddresses in the record it is unknown.
+- A cloud user "has an Exchange licence" (KB 3190357) when `assignedPlans` holds a plan of the
+  service `exchange` whose capabilityStatus is `Enabled` or `Warning` (Graph: still usable, in
+  a grace period); without assignedPlans in the record it is unknown.
+- A cloud user with `deletedDateTime` is soft-deleted (it is in Graph's deletedItems): it is no
+  candidate and holds no value (rule book §9.12); only its ImmutableId counts.
 - Every role listed in `admin_roles` counts as a directory admin role (rule book §9.3: be safe).
 - `synchronizeUpnForManagedUsersEnabled` defaults to on, as in every tenant created after
   June 2015.
@@ -205,6 +210,19 @@ def _most_specific_class(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+# Graph's assignedPlan capabilityStatus values in which the service is usable
+_USABLE_PLAN_STATES = frozenset({"enabled", "warning"})
+
+
+def _exchange_licensed(plans: object) -> bool:
+    """KB 3190357: an Exchange Online plan in assignedPlans (Graph assignedPlan: service, capabilityStatus)."""
+    if isinstance(plans, Mapping):
+        plans = [plans]
+    return any(isinstance(plan, Mapping) and str(plan.get("service") or "").lower() == "exchange"
+               and str(plan.get("capabilityStatus") or "").lower() in _USABLE_PLAN_STATES
+               for plan in plans or ())
+
+
 def _role_names(value: object) -> tuple[str, ...]:
     """Role names from strings or Graph role objects (displayName, else the definition id)."""
     if value is None:
@@ -301,6 +319,8 @@ class CloudUser:
     on_premises_sync_enabled: bool | None = None
     admin_roles: tuple[str, ...] = ()
     has_mailbox: bool | None = None
+    exchange_licensed: bool | None = None
+    deleted_date_time: str | None = None     # set on a soft-deleted user (Graph's deletedItems)
     _smtp: tuple[ProxyAddress, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -326,6 +346,9 @@ class CloudUser:
             on_premises_sync_enabled=fields.flag("on_premises_sync_enabled"),
             admin_roles=_role_names(fields.get("admin_roles", "roles")),
             has_mailbox=has_mailbox,
+            exchange_licensed=_exchange_licensed(fields.get("assigned_plans")) if fields.has("assigned_plans")
+            else fields.flag("exchange_licensed"),
+            deleted_date_time=fields.text("deleted_date_time"),
         )
         if not user.id:
             raise MatchingInputError(f"cloud user {dict(record)!r} has neither id nor userPrincipalName",

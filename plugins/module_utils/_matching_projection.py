@@ -12,25 +12,26 @@ Decisions beyond the rule book, each written where it is applied:
 - Predicted proxyAddresses list SMTP values only: they are what §2 derives and what the
   verification compares; X500, SIP and other types are left out of the prediction.
 - The proxy calculation follows §9.6: every on-prem value in a reserved domain is left out (the
-  initial domain's too) and the MOERA added; "mailbox user" means the joined cloud user has a
-  mailbox (a new user has none yet), and only a mailbox user loses its unverified-domain
-  addresses and gets its UPN as a secondary; a primary lost to filtering or quarantine is
-  replaced by the MOERA; a user with no SMTP value and no mail gets no addresses.
+  initial domain's too); "mailbox user" means the joined cloud user has an Exchange licence
+  (assignedPlans) or a mailbox (a primary SMTP value; a new user has neither yet), and only a
+  mailbox user gets the MOERA and its UPN as a secondary and loses its unverified-domain
+  addresses; a primary lost to filtering or quarantine is replaced by the MOERA, else by the
+  first value kept; `mailbox_user_from` says which sign decided.
 - The joined user's own initial-domain addresses are replaced by the MOERA, as §2 derives the
   cloud addresses from on-prem alone: one that is not the MOERA is reported as dropped (an
   on-prem mailNickname naming it keeps it).
 - A quarantined value leaves the prediction: a quarantined UPN becomes None (its 4 digits are
   random) and `quarantined` lists each value as onPremisesProvisioningErrors will show it.
+- A MOERA another object holds gets 4 digits the service chooses (§9.9); the prediction shows it
+  as `<mailNickname><4 digits>@<initial domain>`, a pattern, not an address.
 - A change in case only (UPN or address) is not reported as a change.
-- The MOERA UPN given for an unverified suffix is not checked for collisions: Entra ID makes
-  it unique itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ansible_collections.hybrid.identity.plugins.module_utils._addresses import ProxyAddress
+from ansible_collections.hybrid.identity.plugins.module_utils._addresses import ProxyAddress, validate_smtp_address
 from ansible_collections.hybrid.identity.plugins.module_utils._matching_index import CloudIndex
 from ansible_collections.hybrid.identity.plugins.module_utils._matching_model import (
     QUARANTINE_PROXY_CONFLICTS,
@@ -50,6 +51,11 @@ from ansible_collections.hybrid.identity.plugins.module_utils._matching_result i
 PROXY_ADDRESS = "ProxyAddress"
 USER_PRINCIPAL_NAME = "UserPrincipalName"
 
+# How a prediction knows whether the cloud user is a mailbox user (rule book §9.6), as `predicted` says it
+FROM_ASSIGNED_PLANS = "assignedPlans"
+FROM_PROXY_ADDRESSES = "proxyAddresses"
+FROM_NEW_USER = "new_user"
+
 
 @dataclass(slots=True, eq=False)
 class Projection:
@@ -63,6 +69,9 @@ class Projection:
     upn_key: str | None = None               # the UPN added as a secondary address (§2), when on-prem lacks it
     wanted_upn: str | None = None            # the UPN §2 derives, before the tenant's UPN switch (§6)
     quarantined: list[dict] = field(default_factory=list)
+    moera_taken: bool = False                # §9.9: the MOERA is held elsewhere; the service adds 4 digits
+    mailbox_user: bool = False               # §9.6: an Exchange licence or mailbox on the cloud user written to
+    mailbox_user_from: str = FROM_NEW_USER   # how that is known: assignedPlans, proxyAddresses, new_user
 
     @property
     def primary_smtp(self) -> ProxyAddress | None:
@@ -90,6 +99,18 @@ class Projection:
             self.upn_key = None
         self._note(USER_PRINCIPAL_NAME, upn)
 
+    def give_moera_digits(self) -> ProxyAddress | None:
+        """Rule book §9.9 (KB 3190357, scenario 6): a MOERA in use gets 4 random digits, no provisioning error."""
+        if self.moera is None or self.moera_taken or self.moera.key not in self.addresses:
+            return None
+        taken = self.moera
+        self.moera = ProxyAddress.smtp(moera_with_digits(taken.address))
+        # the MOERA keeps its place among the addresses
+        self.addresses = {(self.moera.key if key == taken.key else key): (self.moera if key == taken.key else proxy)
+                          for key, proxy in self.addresses.items()}
+        self.moera_taken = True
+        return taken
+
     def _note(self, property_name: str, value: str) -> None:
         entry = {"property": property_name, "value": value}
         if entry not in self.quarantined:
@@ -105,38 +126,66 @@ class Projection:
             "user_principal_name": self.user_principal_name,
             "proxy_addresses": [str(proxy) for proxy in values],
             "quarantined": [dict(entry) for entry in self.quarantined],
+            "mailbox_user": self.mailbox_user,
+            "mailbox_user_from": self.mailbox_user_from,
         }
 
 
-def mail_nickname(user: OnPremUser, primary: ProxyAddress | None) -> str:
-    """Rule book §2: mailNickname, else the prefix of the primary SMTP (or mail), else of the UPN."""
-    for source in (user.mail_nickname, primary.address if primary else None, user.mail, user.user_principal_name):
-        if source:
+DIGITS = "<4 digits>"
+
+
+def mail_nickname(user: OnPremUser, tenant: Tenant) -> str:
+    """Rule book §2: the first usable of mailNickname, the prefix of the primary SMTP (or mail), of the UPN.
+
+    Usable (§9.10): the alias makes a valid MOERA. A primary the sync drops (malformed, unroutable) still
+    lends its prefix when that prefix is valid; the MOERA itself is never malformed."""
+    primaries = [proxy for proxy in smtp_values(user.proxy_addresses) if proxy.primary]
+    primary = primaries[0].address if len(primaries) == 1 else None
+    for source in (user.mail_nickname, primary, user.mail, user.user_principal_name):
+        if source and not validate_smtp_address(tenant.moera(local_part_of(source))):
             return local_part_of(source)
     return user.sam_account_name or "user"  # not in the rule book: the last name the object has
+
+
+def moera_with_digits(moera: str) -> str:
+    """`<mailNickname><4 digits>@<initial domain>`: the MOERA the service gives when the plain one is taken."""
+    local, _at, domain = moera.rpartition("@")
+    return f"{local}{DIGITS}@{domain}"
 
 
 def quarantined_upn(upn: str, tenant: Tenant) -> str:
     return f"{local_part_of(upn)}<4 digits>@{tenant.initial_domain}"
 
 
-def is_mailbox_user(joined: CloudUser | None) -> bool:
-    """Rule book §9.6: the cloud user written to has a mailbox; one the sync creates has none yet.
-    An unknown mailbox counts as one, as it does for SMTP matching (KB 2641663)."""
-    return joined is not None and joined.has_mailbox is not False
+def mailbox_user(joined: CloudUser | None) -> tuple[bool, str]:
+    """Rule book §9.6: (is the cloud user written to an Exchange user, how that is known).
+
+    KB 3190357: an Exchange licence, or being an Exchange Online recipient (a mailbox, seen as a primary
+    SMTP: value). One the sync creates has no licence at its first export. With assignedPlans unread, the
+    primary SMTP value decides, and an unknown mailbox counts as one, as it does for SMTP matching."""
+    if joined is None:
+        return False, FROM_NEW_USER
+    if joined.exchange_licensed:
+        return True, FROM_ASSIGNED_PLANS
+    if joined.exchange_licensed is False:
+        # not licensed: a recipient still counts (a shared mailbox); on a synced user the primary is on-prem's
+        if joined.has_mailbox and joined.on_premises_sync_enabled is not True:
+            return True, FROM_PROXY_ADDRESSES
+        return False, FROM_ASSIGNED_PLANS
+    return joined.has_mailbox is not False, FROM_PROXY_ADDRESSES
 
 
 def project(user: OnPremUser, addresses: list[ProxyAddress], primary: ProxyAddress | None, tenant: Tenant,
             joined: CloudUser | None) -> tuple[Projection, list[Finding]]:
     """The predicted cloud user (rule book §2, §9.6). `addresses` are the valid on-prem SMTP values, primary first."""
     findings: list[Finding] = []
-    moera = ProxyAddress.smtp(tenant.moera(mail_nickname(user, primary)))
+    moera = ProxyAddress.smtp(tenant.moera(mail_nickname(user, tenant)))
     wanted_upn = _predicted_upn(user, moera.address, tenant, findings)
     upn = _kept_upn(wanted_upn, joined, tenant)
-    mailbox = is_mailbox_user(joined)
+    mailbox, mailbox_from = mailbox_user(joined)
     kept: dict[str, ProxyAddress] = {}
     for proxy in addresses:
-        if proxy.key == moera.key:
+        if proxy.key == moera.key and mailbox:
             continue  # §9.6: an on-prem copy of the MOERA is left out and comes back as the MOERA: no change
         reason = _not_synced_reason(proxy, tenant, mailbox)
         if reason:
@@ -145,9 +194,11 @@ def project(user: OnPremUser, addresses: list[ProxyAddress], primary: ProxyAddre
         kept.setdefault(proxy.key, proxy)
     onprem_keys = frozenset(kept)
     mail_user = bool(user.mail) or bool(smtp_values(user.proxy_addresses))
-    if not (mail_user or mailbox):
-        # §9.6 (KB 3190357): no SMTP value and no mail: the cloud user gets no addresses
-        return Projection(None, upn, {}, onprem_keys, wanted_upn=wanted_upn), findings
+    if not mailbox:
+        # §9.6 (KB 3190357, scenarios 1 and 2): without Exchange the cloud user keeps only the on-prem values; the
+        # MOERA and the UPN address come with the licence
+        return Projection(primary, upn, kept, onprem_keys, wanted_upn=wanted_upn, mailbox_user=False,
+                          mailbox_user_from=mailbox_from), findings
     # rule book §2: the MOERA is added
     kept.setdefault(moera.key, moera)
     upn_key = None
@@ -160,7 +211,8 @@ def project(user: OnPremUser, addresses: list[ProxyAddress], primary: ProxyAddre
     if primary is None and not mail_user and upn:
         # §9.6 (KB 3190357): a mailbox user without on-prem addresses takes its UPN as the primary
         primary = ProxyAddress.smtp(upn)
-    return Projection(primary, upn, kept, onprem_keys, moera, upn_key, wanted_upn), findings
+    return Projection(primary, upn, kept, onprem_keys, moera, upn_key, wanted_upn, mailbox_user=True,
+                      mailbox_user_from=mailbox_from), findings
 
 
 def _predicted_upn(user: OnPremUser, moera_address: str, tenant: Tenant, findings: list[Finding]) -> str | None:
@@ -205,12 +257,13 @@ def _in_initial_domain(proxy: ProxyAddress, tenant: Tenant) -> bool:
 # --- rule book §4: values other cloud objects hold ----------------------------------------
 
 
-def quarantine_cloud_duplicates(projection: Projection, upn_from_onprem: bool, index: CloudIndex, tenant: Tenant,
+def quarantine_cloud_duplicates(projection: Projection, index: CloudIndex, tenant: Tenant,
                                 joined: CloudUser | None) -> list[Finding]:
     """Findings for values the export writes that a cloud object other than `joined` holds; those are quarantined."""
     findings = []
     upn = projection.user_principal_name
-    holder = index.user_with_upn(upn) if upn_from_onprem else None
+    # rule book §4, §9.9: the MOERA UPN of an unverified suffix must be unique like any other UPN
+    holder = index.user_with_upn(upn)
     if holder is not None and (joined is None or holder.id != joined.id):
         findings.append(_duplicate_upn(upn, holder, tenant, joined))
         projection.quarantine_upn(upn)
@@ -223,7 +276,24 @@ def quarantine_cloud_duplicates(projection: Projection, upn_from_onprem: bool, i
             proxy = projection.addresses[key]
             findings.append(_duplicate_address(proxy, holders, tenant, joined, is_upn=key == projection.upn_key))
             projection.quarantine_address(proxy)
+    moera = projection.moera
+    if moera is not None and moera.key in projection.addresses:
+        holders = [user.label for user in index.users_holding(moera.key) if joined is None or user.id != joined.id]
+        holders += [item.label for item in index.objects_holding(moera.key)]
+        if holders:
+            findings.append(moera_in_use(projection, ", ".join(holders)))
     return findings
+
+
+def moera_in_use(projection: Projection, holders: str) -> Finding:
+    """Rule book §9.9: the MOERA is taken, so the service appends 4 random digits (no error, nothing quarantined)."""
+    taken = projection.give_moera_digits()
+    return Finding.of(
+        "moera_in_use",
+        f"The routing address (MOERA) {taken.address} is already held by {holders}, so the service gives this user "
+        f"{projection.moera.address} instead, with 4 digits it chooses; the sync reports no error. Give the on-prem "
+        "user its own mailNickname if its onmicrosoft.com address matters.",
+        "proxyAddresses", taken.address)
 
 
 # rule book §6: the switch that decides whether a conflicting value is quarantined or fails the export

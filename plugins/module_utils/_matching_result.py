@@ -55,12 +55,14 @@ SEVERITIES = {
     "no_mailbox": WARNING,
     "invalid_proxy_address": WARNING,
     # added where the rules need them
-    "invalid_primary_smtp": ERROR,
     "too_many_addresses": ERROR,
     "invalid_source_anchor": ERROR,
     "duplicate_candidate": ERROR,
     "ambiguous_candidate": ERROR,
     "address_not_synced": WARNING,
+    "invalid_primary_smtp": WARNING,
+    "moera_in_use": WARNING,
+    "deleted_user_restored": WARNING,
     "upn_change_blocked": INFO,
     "excluded_system_account": INFO,
 }

@@ -26,7 +26,6 @@ from ansible_collections.hybrid.identity.plugins.module_utils._matching_model im
     CloudUser,
     OnPremUser,
     Tenant,
-    domain_of,
     name_key,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._matching_projection import (
@@ -34,6 +33,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._matching_projecti
     USER_PRINCIPAL_NAME,
     Projection,
     export_fails,
+    moera_in_use,
     quarantine_allowed,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils._matching_result import (
@@ -170,6 +170,25 @@ def settle_shared_values(drafts: list[Draft], tenant: Tenant) -> None:
                       f"({_KEEPER_RULE}); {effect}. Keep it on one user only.",
                       attribute, value)
             _quarantine(draft, attribute, value, tenant)
+    settle_shared_moeras(drafts)
+
+
+def settle_shared_moeras(drafts: list[Draft]) -> None:
+    """Rule book §9.9 (KB 3190357, scenario 6): one MOERA for two users; the second gets 4 digits, no error."""
+    claims: dict[str, list[Draft]] = {}
+    for draft in drafts:
+        projection = draft.projection
+        if projection is not None and projection.moera is not None and not projection.moera_taken \
+                and projection.moera.key in projection.addresses:
+            claims.setdefault(projection.moera.key, []).append(draft)
+    for group in claims.values():
+        if len(group) < 2:
+            continue
+        ordered = sorted(group, key=lambda draft: draft.order(_joined_holds(draft, "proxyAddresses",
+                                                                            draft.projection.moera.key)))
+        for draft in ordered[1:]:
+            draft.findings.append(moera_in_use(draft.projection, f"on-prem user {ordered[0].user.label}, which "
+                                                                 f"exports first ({_KEEPER_RULE})"))
 
 
 def _claimed_values(draft: Draft, tenant: Tenant) -> list[tuple[str, str, str]]:
@@ -178,8 +197,9 @@ def _claimed_values(draft: Draft, tenant: Tenant) -> list[tuple[str, str, str]]:
         return []
     claimed = [("proxyAddresses", proxy.key, proxy.address)
                for proxy in draft.addresses if proxy.key in draft.projection.onprem_keys]
-    upn = draft.user.user_principal_name
-    if tenant.is_verified(domain_of(upn)):
+    # the UPN §2 derives: the on-prem one in a verified domain, else the MOERA UPN (§9.9: unique as well)
+    upn = draft.projection.wanted_upn
+    if upn:
         claimed.append(("userPrincipalName", name_key(upn), upn))
     return claimed
 

@@ -30,7 +30,7 @@ ONPREM_ATTRIBUTES = (
 # rule book §8: proxyAddresses and the onPremises* properties come only when selected.
 CLOUD_USER_SELECT = (
     "id,userPrincipalName,mail,proxyAddresses,onPremisesImmutableId,onPremisesSyncEnabled,"
-    "onPremisesLastSyncDateTime,displayName,employeeId"
+    "onPremisesLastSyncDateTime,displayName,employeeId,assignedPlans"
 )
 MAIL_OBJECT_SELECT = "id,displayName,mail,proxyAddresses"
 PAGE_SIZE = "999"  # rule book §8: the most Graph gives in one page

@@ -183,10 +183,11 @@ results:
       V(conflict), V(blocked), V(invalid), V(excluded).
     - C(findings) codes are V(admin_role), V(soft_match_blocked), V(hard_match_takeover_blocked),
       V(immutable_id_mismatch), V(object_type_mismatch), V(duplicate_upn), V(duplicate_proxy_address),
-      V(duplicate_in_directory), V(multiple_primary_smtp), V(invalid_upn), V(invalid_primary_smtp),
-      V(too_many_addresses), V(invalid_source_anchor), V(duplicate_candidate), V(ambiguous_candidate) (errors);
+      V(duplicate_in_directory), V(multiple_primary_smtp), V(invalid_upn), V(too_many_addresses),
+      V(invalid_source_anchor), V(duplicate_candidate), V(ambiguous_candidate) (errors);
       V(primary_smtp_will_change), V(upn_will_change), V(cloud_addresses_will_be_dropped), V(upn_suffix_unverified),
-      V(no_mailbox), V(invalid_proxy_address), V(address_not_synced) (warnings); V(upn_change_blocked),
+      V(no_mailbox), V(invalid_proxy_address), V(invalid_primary_smtp), V(address_not_synced), V(moera_in_use),
+      V(deleted_user_restored) (warnings); V(upn_change_blocked),
       V(excluded_system_account) (info). The collection's C(docs/soft_match_check.md) says what each means.
   returned: always
   type: list
@@ -248,7 +249,10 @@ results:
           description: Its UPN; null when the UPN is quarantined (it gets random digits, see C(quarantined)).
           type: str
         proxy_addresses:
-          description: Its SMTP proxy addresses, the primary first as C(SMTP:); other types are not predicted.
+          description:
+            - Its SMTP proxy addresses, the primary first as C(SMTP:); other types are not predicted.
+            - A MOERA another object holds shows as C(<mailNickname><4 digits>@<initial domain>), for the digits
+              the service chooses.
           type: list
           elements: str
         quarantined:
@@ -257,6 +261,16 @@ results:
             V(UserPrincipalName)) and C(value), as its C(onPremisesProvisioningErrors) will show them.
           type: list
           elements: dict
+        mailbox_user:
+          description: >-
+            Whether the cloud user written to is an Exchange user (an Exchange Online licence or a mailbox): only
+            then does it get the MOERA and its UPN as addresses. A user the sync creates is not one yet.
+          type: bool
+        mailbox_user_from:
+          description: >-
+            What told it: V(assignedPlans) (the licence, read from Graph), V(proxyAddresses) (a primary SMTP value,
+            when the licence was not read or the user is a mailbox without one) or V(new_user).
+          type: str
 summary:
   description: Counts per outcome and per finding code, over every user in scope.
   returned: always

@@ -69,7 +69,8 @@ NEW_USERS_SCENARIO = {"tenant": TENANT, "cloud": {"users": []}, "ad": {"users": 
 # rule book §9.5 and §3: a system account Cloud Sync leaves out; dave's soft match is refused
 # (his cloud user carries another ImmutableId); erin is new.
 ANSWERS_SCENARIO = {
-    "tenant": TENANT,
+    # rule book §9.7: dave's InvalidSoftMatch is an export error only without proxy-address quarantine
+    "tenant": TENANT | {"features": {"quarantineUponProxyAddressesConflictEnabled": False}},
     "cloud": {"users": [
         {"userPrincipalName": "dave@contoso.com", "mail": "dave@contoso.com",
          "proxyAddresses": ["SMTP:dave@contoso.com"], "onPremisesImmutableId": "b3RoZXItZGlyZWN0b3J5LWFuY2hvcg=="},
@@ -461,7 +462,7 @@ def test_out_of_scope_failed_and_exported_objects_are_told_apart(lab, lab_vars):
     # The engine's own log says the same: excluded by §9.5, refused by §3.
     runs = emulator(lab).sync_runs(limit=3)
     assert [(run["objects"][0]["action"], run["objects"][0]["rule"]) for run in reversed(runs)] == [
-        ("excluded", "§9.5"), ("export_error", "§3"), ("created", "§3.4")]
+        ("excluded", "§9.5"), ("export_error", "§3, §9.7"), ("created", "§3.4")]
 
 
 def test_provisioning_an_unchanged_user_again_changes_nothing(lab, lab_vars):

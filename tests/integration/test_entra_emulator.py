@@ -417,6 +417,84 @@ def test_select_default_and_explicit(entra: EntraLab):
     assert unknown.status_code == 400
 
 
+EVENTUAL = {"ConsistencyLevel": "eventual"}
+
+
+def test_orderby_on_users_sorts_and_pages_in_order(entra: EntraLab):
+    every = entra.users({"$select": "userPrincipalName,displayName"}).json()["value"]
+    expected = [user["userPrincipalName"] for user in sorted(
+        (u for u in every if u["displayName"]), key=lambda u: u["displayName"].casefold(), reverse=True)]
+    expected += sorted((u["userPrincipalName"] for u in every if not u["displayName"]), key=str)
+    seen, url = [], None
+    response = entra.users({"$orderby": "displayName desc", "$top": "2", "$select": "userPrincipalName"})
+    while True:
+        assert response.status_code == 200, response.text
+        body = response.json()
+        seen += [user["userPrincipalName"] for user in body["value"]]
+        url = body.get("@odata.nextLink")
+        if not url:
+            break
+        response = entra.graph("GET", url.split("/v1.0", 1)[1])
+    assert seen[:len(expected)] == expected and len(seen) == len(every)
+    by_upn = entra.users({"$orderby": "userPrincipalName", "$select": "userPrincipalName"}).json()["value"]
+    assert [u["userPrincipalName"] for u in by_upn] == sorted((u["userPrincipalName"] for u in every), key=str.casefold)
+
+
+@pytest.mark.parametrize(("params", "headers"), [
+    ({"$orderby": "mail"}, None),                                        # not without an advanced query
+    ({"$orderby": "displayName", "$filter": "accountEnabled eq true"}, None),   # nor with $filter
+    ({"$orderby": "shoeSize"}, EVENTUAL),
+    ({"$search": '"displayName:user"'}, None),                           # $search needs ConsistencyLevel
+    ({"$search": "displayName:user"}, EVENTUAL),                         # the clause is quoted
+])
+def test_orderby_and_search_graph_refuses(entra: EntraLab, params: dict, headers: dict | None):
+    response = entra.users(params, headers=headers)
+    assert response.status_code == 400, response.text
+    assert error_of(response)["code"] in ("Request_UnsupportedQuery", "BadRequest")
+
+
+def test_advanced_orderby_and_search_on_users(entra: EntraLab):
+    by_mail = entra.users({"$orderby": "mail", "$count": "true", "$select": "mail"}, headers=EVENTUAL).json()
+    mails = [user["mail"] for user in by_mail["value"]]
+    present = [mail for mail in mails if mail]
+    assert present == sorted(present, key=str.casefold) and mails[len(present):] == [None] * (len(mails) - len(present))
+    found = entra.users({"$search": '"displayName:last"', "$select": "userPrincipalName"}, headers=EVENTUAL).json()
+    assert [user["userPrincipalName"] for user in found["value"]] == ["user.lastname@contoso.com"]
+    either = entra.users({"$search": '"displayName:lastname" OR "mail:synced"', "$select": "userPrincipalName"},
+                         headers=EVENTUAL).json()
+    assert {user["userPrincipalName"] for user in either["value"]} == {"user.lastname@contoso.com",
+                                                                       "synced@contoso.com"}
+    both = entra.users({"$search": '"displayName:user" AND "mail:synced"'}, headers=EVENTUAL).json()
+    assert both["value"] == []
+    groups = entra.graph("GET", "/groups", params={"$orderby": "displayName"})
+    assert groups.status_code == 400
+
+
+def test_v1_properties_scripts_select_are_returned(entra: EntraLab):
+    # Graph v1.0 user properties (returned only on $select); licences as assignedPlans / provisionedPlans
+    select = ("id,assignedLicenses,assignedPlans,provisionedPlans,deletedDateTime,employeeType,employeeHireDate,"
+              "identities,onPremisesExtensionAttributes,lastPasswordChangeDateTime,passwordPolicies")
+    [mailbox] = entra.users({"$filter": "mail eq 'synced@contoso.com'", "$select": select}).json()["value"]
+    assert set(mailbox) == set(select.split(","))
+    assert [(plan["service"], plan["capabilityStatus"]) for plan in mailbox["assignedPlans"]] == [
+        ("exchange", "Enabled")]
+    assert [plan["provisioningStatus"] for plan in mailbox["provisionedPlans"]] == ["Success"]
+    assert mailbox["onPremisesExtensionAttributes"]["extensionAttribute15"] is None
+    assert mailbox["deletedDateTime"] is None and mailbox["assignedLicenses"] == []
+    no_mailbox = entra.graph("GET", "/users/admin@contoso.onmicrosoft.com", params={"$select": "assignedPlans"})
+    assert no_mailbox.json()["assignedPlans"] == []
+
+
+def test_beta_only_properties_are_not_in_v1(entra: EntraLab):
+    organization = entra.graph("GET", "/organization").json()["value"][0]
+    assert "directorySizeQuota" not in organization
+    [synchronization] = entra.graph("GET", "/directory/onPremisesSynchronization").json()["value"]
+    assert set(synchronization["configuration"]) == {"accidentalDeletionPrevention"}
+    refused = entra.graph("PATCH", f"/directory/onPremisesSynchronization/{synchronization['id']}",
+                          json={"configuration": {"synchronizationInterval": "PT10M"}})
+    assert refused.status_code == 400
+
+
 @pytest.mark.parametrize("top", ["1000", "0", "-1", "ten"])
 def test_top_out_of_range_is_400(entra: EntraLab, top: str):
     response = entra.users({"$top": top})
@@ -694,6 +772,42 @@ def test_patch_immutable_id(entra: EntraLab):
     assert federated.status_code == 400
     denied = entra.graph("PATCH", f"/users/{cloud_id}", caller="low", json={"onPremisesImmutableId": None})
     assert denied.status_code == 403
+
+
+def test_patch_accepts_odata_instance_annotations(entra: EntraLab):
+    # Graph's JSON format allows instance annotations in a request body; Microsoft's SDKs send @odata.type
+    cloud_id = user_id(entra, "user.lastname@contoso.com")
+    before = entra.graph("GET", f"/users/{cloud_id}", params={"$select": "onPremisesImmutableId"}).json()
+    body = {"@odata.type": "#microsoft.graph.user", "onPremisesImmutableId": "QUJDRQ==",
+            "onPremisesImmutableId@odata.type": "#Edm.String"}
+    assert entra.graph("PATCH", f"/users/{cloud_id}", json=body).status_code == 204
+    after = entra.graph("GET", f"/users/{cloud_id}", params={"$select": "onPremisesImmutableId"}).json()
+    assert after["onPremisesImmutableId"] == "QUJDRQ=="
+    unknown = entra.graph("PATCH", f"/users/{cloud_id}", json={"@odata.type": "#microsoft.graph.user", "nope": 1})
+    assert unknown.status_code == 400
+    restored = {"onPremisesImmutableId": before["onPremisesImmutableId"]}
+    assert entra.graph("PATCH", f"/users/{cloud_id}", json=restored).status_code == 204
+
+
+def test_deleted_users_are_listed_apart_from_the_users(entra: EntraLab):
+    # Graph: soft-deleted users stay 30 days in /directory/deletedItems, out of /users
+    gone = {"userPrincipalName": "gone@contoso.com", "mail": "gone@contoso.com",
+            "proxyAddresses": ["SMTP:gone@contoso.com"], "onPremisesImmutableId": "Z29uZS11c2VyLWFuY2hvcg==",
+            "deletedDateTime": "2026-11-30T10:00:00Z"}
+    entra.emulator.load({"tenant": SCENARIO["tenant"], "cloud": {**SCENARIO["cloud"], "deleted_users": [gone]}},
+                        ANCHORS)
+    listing = entra.graph("GET", "/directory/deletedItems/microsoft.graph.user",
+                          params={"$select": "id,userPrincipalName,deletedDateTime,onPremisesImmutableId"}).json()
+    assert [(user["userPrincipalName"], user["deletedDateTime"]) for user in listing["value"]] == [
+        ("gone@contoso.com", "2026-11-30T10:00:00Z")]
+    assert listing["@odata.context"].endswith("#directory/deletedItems/microsoft.graph.user"
+                                              "(id,userPrincipalName,deletedDateTime,onPremisesImmutableId)")
+    deleted_id = listing["value"][0]["id"]
+    assert entra.graph("GET", f"/directory/deletedItems/{deleted_id}").json()["userPrincipalName"] == "gone@contoso.com"
+    assert entra.graph("GET", f"/users/{deleted_id}").status_code == 404
+    users = entra.graph("GET", "/users", params={"$select": "userPrincipalName"}).json()["value"]
+    assert "gone@contoso.com" not in {user["userPrincipalName"] for user in users}
+    assert entra.graph("GET", "/directory/deletedItems/microsoft.graph.user", caller="low").status_code == 403
 
 
 def test_domains_and_organization(entra: EntraLab):

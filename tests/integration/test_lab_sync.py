@@ -106,7 +106,7 @@ def synced_with(users: dict[str, dict], anchor: str) -> list[dict]:
 
 
 def differences(sam: str, want: dict, got_run: dict, before: dict, after: dict, anchor: str,
-                scenario: dict) -> list[str]:
+                scenario: dict, deleted_before: dict | None = None) -> list[str]:
     """What differs between one user's expectation (scenarios/README.md) and what the sync did."""
     found = []
 
@@ -126,6 +126,9 @@ def differences(sam: str, want: dict, got_run: dict, before: dict, after: dict, 
     loaded = {u["userPrincipalName"].casefold(): u for u in before.values()}
     if want["joined"] == "new":
         check("a user created by the sync", True, user["id"] not in before)
+    elif want["joined"].startswith("deleted:"):
+        # rule book §9.12: the soft-deleted user, restored
+        check("restored user id", (deleted_before or {})[want["joined"][8:].casefold()]["id"], user["id"])
     else:
         joined = loaded[want["joined"].casefold()]
         check("joined user id", joined["id"], user["id"])
@@ -165,7 +168,7 @@ WHY = {
     "duplicate_address_in_directory": {"oscar": ("§3.4", "no cloud user matches")},
     "tenant_blocks_soft_match": {"grace": ("§3, §6", "refused by blockSoftMatchEnabled")},
     "admin_role_blocks_match": {"frank": ("§3, §9.3", "holds a directory admin role")},
-    "immutable_id_mismatch": {"hank": ("§3", "already has the onPremisesImmutableId")},
+    "immutable_id_mismatch": {"hank": ("§3, §9.7", "already has the onPremisesImmutableId")},
     "address_held_by_mail_group": {"mike": ("§3, §9.1", "is held by the group Sales")},
     "excluded_system_accounts": {"AdministratorOld": ("§9.5", "AdministratorOld starts with admini"),
                                  "dns-labdc": ("§9.5", "isCriticalSystemObject")},
@@ -201,6 +204,7 @@ def test_one_sync_gives_the_rule_book_cloud_state(lab, lab_vars, entra, graph, s
                                       "expect.after_sync: say what one sync must leave in the cloud")
     lab.load(scenario_path)
     before = graph.users()
+    deleted_before = {u["userPrincipalName"].casefold(): u for u in entra.state().get("deletedUsers") or ()}
     search_base = lab_vars["ad_base_dn"] if expected.get("scope") == "domain" else None
 
     run = entra.sync_run("full", search_base)
@@ -215,7 +219,7 @@ def test_one_sync_gives_the_rule_book_cloud_state(lab, lab_vars, entra, graph, s
         if sam not in by_sam:
             problems.append(f"{sam}: not in the run log")
             continue
-        problems += differences(sam, want, by_sam[sam], before, after, anchors[sam], scenario)
+        problems += differences(sam, want, by_sam[sam], before, after, anchors[sam], scenario, deleted_before)
     loaded = {u["userPrincipalName"].casefold(): u for u in before.values()}
     for upn in expected["after_sync"].get("cloud_unchanged") or ():
         old = loaded[upn.casefold()]

@@ -49,15 +49,16 @@ def resolve_scenario_anchors(cloud: Mapping | None,
                              anchors: Mapping[str, str] | Callable[[str], str | None] | None) -> dict:
     """A copy of a scenario's `cloud:` part with every `"@ad:<sAMAccountName>"` replaced by its anchor."""
     cloud = dict(cloud or {})
-    users = []
-    for index, user in enumerate(cloud.get("users") or []):
-        user = dict(user)
-        value = user.get("onPremisesImmutableId")
-        if isinstance(value, str) and value.startswith(AD_REFERENCE):
-            user["onPremisesImmutableId"] = resolve_anchor(value, anchors, f"cloud.users[{index}]")
-        users.append(user)
-    if "users" in cloud:
-        cloud["users"] = users
+    for key in ("users", "deleted_users"):   # soft-deleted users keep their ImmutableId too (§9.12)
+        users = []
+        for index, user in enumerate(cloud.get(key) or []):
+            user = dict(user)
+            value = user.get("onPremisesImmutableId")
+            if isinstance(value, str) and value.startswith(AD_REFERENCE):
+                user["onPremisesImmutableId"] = resolve_anchor(value, anchors, f"cloud.{key}[{index}]")
+            users.append(user)
+        if key in cloud:
+            cloud[key] = users
     return cloud
 
 

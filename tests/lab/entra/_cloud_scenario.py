@@ -47,7 +47,7 @@ FEATURE_DEFAULTS = {
 
 TENANT_KEYS = {"initial_domain", "verified_domains", "unverified_domains", "default_domain", "features",
                "display_name", "onPremisesSyncEnabled"}
-CLOUD_KEYS = {"users", "groups", "contacts"}
+CLOUD_KEYS = {"users", "groups", "contacts", "deleted_users"}
 
 Anchors = Mapping[str, str] | Callable[[str], str | None] | None
 
@@ -72,6 +72,7 @@ class TenantSettings:
 @dataclass
 class CloudObjects:
     users: list[dict] = field(default_factory=list)
+    deleted_users: list[dict] = field(default_factory=list)   # soft-deleted: Graph's deletedItems
     groups: list[dict] = field(default_factory=list)
     contacts: list[dict] = field(default_factory=list)
     role_assignments: list[dict] = field(default_factory=list)
@@ -203,6 +204,28 @@ def _prefix(address: str | None) -> str | None:
     return address.split("@", 1)[0] if address else None
 
 
+# Exchange Online (Plan 2), EXCHANGE_S_ENTERPRISE: the service plan the lab's licensed users hold
+EXCHANGE_SERVICE_PLAN_ID = "efb87545-963c-4e0d-99df-69c6916d9eb0"
+
+
+def exchange_plan(assigned: str) -> dict:
+    """A Graph assignedPlan of Exchange Online, in use."""
+    return {"assignedDateTime": assigned, "capabilityStatus": "Enabled", "service": "exchange",
+            "servicePlanId": EXCHANGE_SERVICE_PLAN_ID}
+
+
+def v1_defaults(record: dict) -> None:
+    """The Graph v1.0 user properties scripts select, as an empty directory shows them."""
+    if record.get("provisionedPlans") is None:
+        record["provisionedPlans"] = [{"capabilityStatus": plan.get("capabilityStatus"),
+                                       "provisioningStatus": "Success", "service": plan.get("service")}
+                                      for plan in record.get("assignedPlans") or ()]
+    if record.get("onPremisesExtensionAttributes") is None:
+        record["onPremisesExtensionAttributes"] = {f"extensionAttribute{n}": None for n in range(1, 16)}
+    if record.get("identities") is None:
+        record["identities"] = []
+
+
 def user_record(raw: Mapping, anchors: Anchors, where: str, created: str) -> tuple[dict, list[str]]:
     _check_keys(raw, set(USER.properties_by_name) | {"roles"}, where)
     upn = raw.get("userPrincipalName")
@@ -223,6 +246,13 @@ def user_record(raw: Mapping, anchors: Anchors, where: str, created: str) -> tup
     })
     record.update({USER.properties_by_name[key]: value for key, value in raw.items() if key != "roles"})
     record["id"] = str(record["id"]).lower()
+    if "assignedPlans" not in raw:
+        # the lab's default: a loaded user with a mailbox (a primary SMTP: value) holds an Exchange Online licence
+        record["assignedPlans"] = [exchange_plan(created)] if any(
+            str(value).startswith("SMTP:") for value in record["proxyAddresses"] or ()) else []
+    if record["assignedLicenses"] is None:
+        record["assignedLicenses"] = []
+    v1_defaults(record)
     record["onPremisesImmutableId"] = resolve_anchor(record["onPremisesImmutableId"], anchors,
                                                      f"{where}.onPremisesImmutableId")
     if record["onPremisesSyncEnabled"] is True and record["onPremisesLastSyncDateTime"] is None:
@@ -339,6 +369,18 @@ def normalize_cloud(raw: Mapping | None, tenant: TenantSettings, anchors: Anchor
             claim(addresses, address, where, "SMTP address")
         objects.users.append(record)
         objects.role_assignments.extend(role_assignment_record(t, record["id"]) for t in dict.fromkeys(templates))
+    for index, entry in enumerate(raw.get("deleted_users") or []):
+        # soft-deleted users keep their values for 30 days; only id and ImmutableId stay unique here (§9.12)
+        upn = entry.get("userPrincipalName") if isinstance(entry, Mapping) else None
+        where = f"cloud.deleted_users[{index}] ({upn})"
+        if not isinstance(entry, Mapping) or "roles" in entry:
+            raise ScenarioError(f"{where} must be a mapping without roles")
+        record, _templates = user_record(entry, anchors, where, created)
+        record["deletedDateTime"] = record["deletedDateTime"] or created
+        claim(ids, record["id"], where, "id")
+        if record["onPremisesImmutableId"]:
+            claim(immutable_ids, record["onPremisesImmutableId"], where, "onPremisesImmutableId")
+        objects.deleted_users.append(record)
     for key, build, bucket in (("groups", group_record, objects.groups), ("contacts", contact_record,
                                                                           objects.contacts)):
         for index, entry in enumerate(raw.get(key) or []):

@@ -16,8 +16,8 @@ from ._errors import bad_request, not_found
 from ._roles import role_definitions
 from ._schema import USER, CompiledFilter, fold
 
-USERS, GROUPS, CONTACTS, ROLE_ASSIGNMENTS, ROLE_DEFINITIONS, DOMAINS = (
-    "users", "groups", "contacts", "roleAssignments", "roleDefinitions", "domains")
+USERS, GROUPS, CONTACTS, ROLE_ASSIGNMENTS, ROLE_DEFINITIONS, DOMAINS, DELETED_USERS = (
+    "users", "groups", "contacts", "roleAssignments", "roleDefinitions", "domains", "deletedUsers")
 USER_INDEXES = ("id", "userPrincipalName", "mail", "proxyAddresses", "onPremisesImmutableId")
 
 # What PATCH /users/{id} may change; the rest of the schema is read-only over Graph.
@@ -31,6 +31,11 @@ CLOUD_MASTERED_PROPERTIES = {"usageLocation", "preferredLanguage"}
 
 SYNCED_OBJECT_MESSAGE = ("Unable to update the specified properties for on-premises mastered Directory Sync "
                          "objects or objects currently undergoing migration.")
+
+
+def _is_annotation(name: str) -> bool:
+    """An OData instance annotation: `@odata.type`, or `<property>@odata.<term>` (JSON format, §18)."""
+    return "@" in name
 
 
 class Directory:
@@ -52,6 +57,7 @@ class Directory:
             self.settings = settings
             self.stores: dict[str, dict[str, dict]] = {
                 USERS: {}, GROUPS: {}, CONTACTS: {}, ROLE_ASSIGNMENTS: {},
+                DELETED_USERS: {record["id"]: record for record in objects.deleted_users},
                 ROLE_DEFINITIONS: {r["id"]: r for r in role_definitions()},
                 DOMAINS: {d["id"]: d for d in settings.domains},
             }
@@ -62,11 +68,11 @@ class Directory:
             for bucket, records in ((GROUPS, objects.groups), (CONTACTS, objects.contacts),
                                     (ROLE_ASSIGNMENTS, objects.role_assignments)):
                 self.stores[bucket] = {record["id"]: record for record in records}
+            # Graph v1.0's onPremisesDirectorySynchronizationConfiguration has this one property (the
+            # synchronization interval fields are beta only)
             self.sync_configuration = {
                 "accidentalDeletionPrevention": {"synchronizationPreventionType": "enabledForCount",
                                                  "alertThreshold": 500},
-                "synchronizationInterval": "PT30M",
-                "customerRequestedSynchronizationInterval": None,
             }
         return {"users": len(objects.users), "groups": len(objects.groups), "contacts": len(objects.contacts),
                 "roleAssignments": len(objects.role_assignments), "domains": len(settings.domains)}
@@ -97,6 +103,14 @@ class Directory:
                     holders.discard(record["id"])
                     if not holders:
                         del self.indexes[name][key]
+
+    def restore_user(self, user_id: str) -> dict:
+        """A soft-deleted user back among the users (Graph's deletedItems restore), as it was kept."""
+        with self.lock:
+            record = dict(self.stores[DELETED_USERS].pop(user_id), deletedDateTime=None)
+            self._sorted[DELETED_USERS] = None
+            self._add_user(record)
+            return record
 
     def replace_user(self, record: dict) -> None:
         """Store a new version of a user (the record is replaced, never changed in place)."""
@@ -212,8 +226,6 @@ class Directory:
                 "street": None,
                 "technicalNotificationMails": [],
                 "tenantType": "AAD",
-                "directorySizeQuota": {"used": sum(len(self.stores[b]) for b in (USERS, GROUPS, CONTACTS)),
-                                       "total": 300000},
                 "verifiedDomains": [{
                     "capabilities": "Email, OfficeCommunicationsOnline",
                     "isDefault": d["isDefault"],
@@ -238,6 +250,8 @@ class Directory:
                 raise not_found(key)
             updated = dict(current)
             for name, value in changes.items():
+                if _is_annotation(name):
+                    continue  # Graph accepts OData instance annotations (@odata.type, property@odata.*) in a body
                 spec = USER.properties.get(name.lower())
                 if spec is None:
                     raise bad_request(f"Property '{name}' does not exist as a declared property or extension "
@@ -321,6 +335,7 @@ class Directory:
                     "onPremisesSyncEnabled": self.on_premises_sync_enabled(),
                 },
                 "users": users,
+                "deletedUsers": [self.stores[DELETED_USERS][i] for i in self._sorted_ids(DELETED_USERS)],
                 "groups": list(self.stores[GROUPS].values()),
                 "contacts": list(self.stores[CONTACTS].values()),
                 "roleAssignments": list(self.stores[ROLE_ASSIGNMENTS].values()),

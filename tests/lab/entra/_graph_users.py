@@ -1,8 +1,9 @@
-"""Graph `/users`: list, `$count`, get by id or UPN, PATCH (internal)."""
+"""Graph `/users`: list, `$count`, get by id or UPN, PATCH; the deleted users of `/directory/deletedItems`
+(internal)."""
 
 from __future__ import annotations
 
-from ._directory import USERS
+from ._directory import DELETED_USERS, USERS
 from ._graph_context import READ_USERS, WRITE_USERS, Context, Route
 from ._http import Response
 from ._listing import count_collection, entity, list_collection
@@ -28,9 +29,23 @@ def patch_user(ctx: Context) -> Response:
     return Response.empty(204)
 
 
+def list_deleted_users(ctx: Context) -> Response:
+    """Soft-deleted users, kept 30 days (Graph: GET /directory/deletedItems/microsoft.graph.user)."""
+    return list_collection(ctx.request, ctx.directory, DELETED_USERS, USER,
+                           "directory/deletedItems/microsoft.graph.user")
+
+
+def get_deleted_item(ctx: Context) -> Response:
+    key = ctx.params["id"]
+    return entity(ctx.request, ctx.directory.get(DELETED_USERS, key), key, USER, "directory/deletedItems")
+
+
 ROUTES = [
     Route("GET", "/users", list_users, READ_USERS, cost_path="users"),
     Route("GET", "/users/$count", count_users, READ_USERS, cost_path="users"),
     Route("GET", "/users/{id}", get_user, READ_USERS),
     Route("PATCH", "/users/{id}", patch_user, WRITE_USERS),
+    Route("GET", "/directory/deletedItems/microsoft.graph.user", list_deleted_users, READ_USERS,
+          cost_path="users"),
+    Route("GET", "/directory/deletedItems/{id}", get_deleted_item, READ_USERS),
 ]

@@ -1,8 +1,8 @@
 """Collection and entity responses with OData query options (internal).
 
 `$filter`, `$select`, `$top` (1..999), `$count` (only with `ConsistencyLevel: eventual`),
-`@odata.nextLink` paging with an opaque `$skiptoken`, and `@odata.context`, as Graph
-sends them for directory objects.
+`$orderby` and `$search` on users (`_listing_order`), `@odata.nextLink` paging with an opaque
+`$skiptoken`, and `@odata.context`, as Graph sends them for directory objects.
 """
 
 from __future__ import annotations
@@ -17,16 +17,19 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ._errors import bad_request, not_found, unsupported_query
 from ._http import GRAPH_JSON, Request, Response
-from ._schema import ResourceSchema
+from ._listing_order import order_key, ordered, search_predicate
+from ._schema import USER, ResourceSchema
 
 DEFAULT_PAGE = 100
+MAX_OBJECTS = 10 ** 9
 MAX_PAGE = 999
 # Skip tokens are sealed (AES-GCM) with a key of this process: a client can neither read the
 # position inside nor make up a token, and one opens only for the listing (collection and
 # $filter) that made it. The state does not outlive the process, so neither need the tokens.
 _SKIPTOKEN_KEY = AESGCM.generate_key(bit_length=128)
 _NONCE_BYTES = 12
-_UNSUPPORTED_OPTIONS = ("orderby", "search", "expand", "skip", "apply", "format")
+_UNSUPPORTED_OPTIONS = ("expand", "skip", "apply", "format")
+_ORDERING_OPTIONS = ("orderby", "search")   # users only
 
 
 def is_eventual(request: Request) -> bool:
@@ -57,8 +60,8 @@ def page_size(request: Request, default: int = DEFAULT_PAGE) -> int:
 
 
 def _listing_of(request: Request, entity_path: str) -> bytes:
-    """What a skip token is bound to: the collection and the filter of the listing."""
-    return f"{entity_path}\n{request.option('filter') or ''}".encode()
+    """What a skip token is bound to: the collection, the filter, the order and the search of the listing."""
+    return "\n".join([entity_path, *(request.option(name) or "" for name in ("filter", "orderby", "search"))]).encode()
 
 
 def encode_skiptoken(after_id: str, listing: bytes) -> str:
@@ -88,8 +91,8 @@ def context_url(request: Request, entity_set: str, selected: list | None, entity
     return f"{request.base_url}/v1.0/$metadata#{entity_set}{names}{'/$entity' if entity else ''}"
 
 
-def check_options(request: Request, allowed_filter: bool = True) -> None:
-    for name in _UNSUPPORTED_OPTIONS:
+def check_options(request: Request, allowed_filter: bool = True, ordering: bool = False) -> None:
+    for name in _UNSUPPORTED_OPTIONS + (() if ordering else _ORDERING_OPTIONS):
         if request.option(name) is not None:
             raise bad_request(f"The lab emulator does not support ${name}.", "Request_UnsupportedQuery")
     if not allowed_filter and request.option("filter") is not None:
@@ -98,7 +101,7 @@ def check_options(request: Request, allowed_filter: bool = True) -> None:
 
 def list_collection(request: Request, directory, bucket: str, schema: ResourceSchema, entity_path: str,
                     allow_filter: bool = True) -> Response:
-    check_options(request, allow_filter)
+    check_options(request, allow_filter, ordering=schema is USER and entity_path == "users")
     count = wants_count(request)
     limit = page_size(request)
     select_text = request.option("select")
@@ -111,14 +114,32 @@ def list_collection(request: Request, directory, bucket: str, schema: ResourceSc
         compiled = schema.compile_filter(filter_text, advanced_request=count and is_eventual(request))
     token = request.option("skiptoken")
     after = decode_skiptoken(token, _listing_of(request, entity_path)) if token is not None else None
-    page, more, total = directory.page(bucket, compiled, after, limit, count)
+    order = order_key(request.option("orderby"), count and is_eventual(request), compiled is not None)
+    search = search_predicate(request.option("search"), is_eventual(request))
+    if order or search:
+        page, more, total, after_next = _ordered_page(directory, bucket, compiled, order, search, after, limit)
+    else:
+        page, more, total = directory.page(bucket, compiled, after, limit, count)
+        after_next = page[-1]["id"] if page else None
     body: dict = {"@odata.context": context_url(request, entity_path, selected if select_text else None)}
     if count:
         body["@odata.count"] = total
     if more:
-        body["@odata.nextLink"] = next_link(request, entity_path, page[-1]["id"])
+        body["@odata.nextLink"] = next_link(request, entity_path, after_next)
     body["value"] = [schema.project(record, selected) for record in page]
     return Response.json(200, body, content_type=GRAPH_JSON)
+
+
+def _ordered_page(directory, bucket: str, compiled, order, search, after: str | None, limit: int):
+    """A page of an ordered or searched listing: its token holds the position of the next page."""
+    matches = directory.page(bucket, compiled, None, MAX_OBJECTS, True)[0]
+    if search:
+        matches = [record for record in matches if search(record)]
+    if order:
+        matches = ordered(matches, order)
+    start = int(after) if after else 0
+    end = start + limit
+    return matches[start:end], end < len(matches), len(matches), str(end)
 
 
 def count_collection(request: Request, directory, bucket: str, schema: ResourceSchema) -> Response:

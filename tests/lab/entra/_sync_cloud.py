@@ -6,7 +6,7 @@ ImmutableId compares case-sensitively (§3.1).
 
 from __future__ import annotations
 
-from ._directory import CONTACTS, DOMAINS, GROUPS, ROLE_ASSIGNMENTS, USERS, Directory
+from ._directory import CONTACTS, DELETED_USERS, DOMAINS, GROUPS, ROLE_ASSIGNMENTS, USERS, Directory
 from ._schema import fold
 
 
@@ -25,6 +25,19 @@ def held_smtp(record: dict) -> set[str]:
 def has_mailbox(record: dict) -> bool:
     """KB 2641663: an Exchange Online mailbox shows as a primary SMTP: proxy address."""
     return any(value.startswith("SMTP:") for value in record.get("proxyAddresses") or ())
+
+
+def exchange_licensed(record: dict) -> bool:
+    """KB 3190357: an Exchange Online plan in assignedPlans that is still usable (Enabled, or Warning: grace)."""
+    return any(str(plan.get("service") or "").lower() == "exchange"
+               and plan.get("capabilityStatus") in ("Enabled", "Warning")
+               for plan in record.get("assignedPlans") or ())
+
+
+def exchange_user(record: dict) -> bool:
+    """§9.6: the proxy calculation's Exchange user: licensed for Exchange, or an Exchange Online recipient. On a
+    synced user a primary SMTP: value comes from on-prem, so there only the licence counts."""
+    return exchange_licensed(record) or (has_mailbox(record) and record.get("onPremisesSyncEnabled") is not True)
 
 
 class CloudView:
@@ -56,6 +69,14 @@ class CloudView:
     def users_with_anchor(self, anchor: str) -> list[dict]:
         ids = self.directory.indexes["onPremisesImmutableId"].get(fold(anchor), set())
         return [self.user(i) for i in sorted(ids) if self.user(i)["onPremisesImmutableId"] == anchor]
+
+    def deleted_user_with_anchor(self, anchor: str) -> dict | None:
+        """§9.12: a soft-deleted user carrying the source anchor (compared case-sensitively)."""
+        return next((record for _id, record in sorted(self.directory.stores[DELETED_USERS].items())
+                     if record.get("onPremisesImmutableId") == anchor), None)
+
+    def restore(self, user_id: str) -> dict:
+        return self.directory.restore_user(user_id)
 
     def user_with_upn(self, upn: str) -> dict | None:
         ids = self.directory.indexes["userPrincipalName"].get(fold(upn), set())

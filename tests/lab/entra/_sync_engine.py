@@ -20,9 +20,11 @@ from ._directory import Directory
 from ._sync_cloud import CloudView, has_mailbox
 from ._sync_connector import AdConnector, ConnectorError
 from ._sync_export import plan_export
-from ._sync_onprem import OnPremUser, excluded_reason, upn_problem
+from ._sync_onprem import OnPremUser, excluded_reason, smtp_address_problem, upn_problem
 
 MAX_RUNS = 50
+# §1: "approximately 300 addresses" is the safe limit Microsoft gives for proxyAddresses
+MAX_PROXY_ADDRESSES = 300
 MODES = ("full", "delta")
 ACTIONS = ("joined_hard", "joined_smtp", "joined_upn", "created", "updated", "quarantined", "export_error",
            "excluded", "unchanged")
@@ -64,6 +66,7 @@ class Decision:
     action: str = ""                  # joined_hard / joined_smtp / joined_upn for joins
     candidate: dict | None = None
     error: str | None = None
+    restore: bool = False             # §9.12: the candidate is soft-deleted; the export restores it first
 
 
 class SyncEngine:
@@ -193,7 +196,7 @@ class SyncEngine:
             return result("excluded", "§9.5", f"system account left out: {why_excluded}")
         invalid = _invalid_because(user)
         if invalid:
-            return result("export_error", invalid[0], invalid[1], error="IdentityDataValidationFailed")
+            return result("export_error", invalid[0], invalid[1], error=invalid[2])
         synced = [u for u in self.cloud.users_with_anchor(user.source_anchor) if u.get("onPremisesSyncEnabled")]
         if synced:
             return self._export(user, synced[0], Decision("update", "§2", "already synced: on-prem wins"), result)
@@ -216,8 +219,21 @@ class SyncEngine:
                                 "refused: blockCloudObjectTakeoverThroughHardMatchEnabled", error="InvalidHardMatch")
             return Decision("join", "§3.1", "source anchor equals the cloud user's onPremisesImmutableId",
                             action="joined_hard", candidate=candidate)
+        deleted = self.cloud.deleted_user_with_anchor(user.source_anchor)
+        if deleted is not None:
+            # §9.12 ("Enable AD recycle bin"; "Troubleshoot errors during synchronization", InvalidHardMatch)
+            if features.get("blockCloudObjectTakeoverThroughHardMatchEnabled"):
+                return Decision("refuse", "§3, §9.12", f"hard match onto soft-deleted {deleted['userPrincipalName']} "
+                                "refused: blockCloudObjectTakeoverThroughHardMatchEnabled", error="InvalidHardMatch")
+            return Decision("join", "§9.12", f"source anchor equals the onPremisesImmutableId of soft-deleted "
+                            f"{deleted['userPrincipalName']}: restored", action="joined_hard", candidate=deleted,
+                            restore=True)
         notes = []
         primary = user.primary_smtp
+        if primary and smtp_address_problem(primary):
+            # §9.10 (KB 3190357): a malformed primary is discarded before the cloud sees it, so it matches nothing
+            notes.append(f"primary {primary} is dropped ({smtp_address_problem(primary)})")
+            primary = None
         if primary:
             wrong_type = self.cloud.other_holders_of_smtp(primary)
             if wrong_type:
@@ -248,11 +264,20 @@ class SyncEngine:
                             "a quarantined duplicate", error="ExistingAdminRoleConflict")
         immutable_id = candidate.get("onPremisesImmutableId")
         if immutable_id and immutable_id != user.source_anchor:
-            return Decision("refuse", "§3", f"{name} (matched on {value}) already has the onPremisesImmutableId "
-                            f"{immutable_id}", error="InvalidSoftMatch")
+            # §9.7 ("Troubleshoot errors during synchronization"): with duplicate attribute resiliency a new object
+            # gets no InvalidSoftMatch; it is created and the values the candidate holds are quarantined.
+            switch = ("quarantineUponProxyAddressesConflictEnabled" if action == "joined_smtp"
+                      else "quarantineUponUpnConflictEnabled")
+            if not self.cloud.features.get(switch, True):
+                return Decision("refuse", "§3, §9.7", f"{name} (matched on {value}) already has the "
+                                f"onPremisesImmutableId {immutable_id} and {switch} is off", error="InvalidSoftMatch")
+            return Decision("create", "§3, §9.7", f"{name} (matched on {value}) already has the onPremisesImmutableId "
+                            f"{immutable_id}: a new user, duplicates quarantined (§4)")
         return Decision("join", rule, f"matched {name} on {value}", action=action, candidate=candidate)
 
     def _export(self, user: OnPremUser, current: dict | None, decision: Decision, result) -> ObjectResult:
+        if decision.restore and not self._dropped(user):
+            current = self.cloud.restore(current["id"])
         plan = plan_export(user, self.cloud, current)
         if plan.error:
             return result("export_error", "§4, §6", plan.error[1], error=plan.error[0])
@@ -277,13 +302,17 @@ class SyncEngine:
         return user.sam_account_name.casefold() in names or user.dn.casefold() in names
 
 
-def _invalid_because(user: OnPremUser) -> tuple[str, str] | None:
-    """§1 and §9.2: objects the cloud refuses outright (lab decision: an export error, not a guess)."""
+def _invalid_because(user: OnPremUser) -> tuple[str, str, str] | None:
+    """§1, §9.2, §9.11: objects the cloud refuses outright, as (rule, reason, export error)."""
     primaries = user.primary_smtps()
     if len(primaries) > 1:
-        return "§9.2", f"several primary SMTP addresses: {', '.join(primaries)}"
+        return "§9.2", f"several primary SMTP addresses: {', '.join(primaries)}", "IdentityDataValidationFailed"
+    if len(user.proxy_addresses) > MAX_PROXY_ADDRESSES:
+        # "Troubleshoot errors during synchronization": about 300 addresses fill the object (LargeObject)
+        return "§1", f"{len(user.proxy_addresses)} proxy addresses exceed the object size limit", "LargeObject"
     upn = user.user_principal_name
     problem = upn_problem(upn) if upn else None
     if problem:
-        return "§1", f"userPrincipalName {upn} {problem}"
+        # §9.11: the troubleshooting page's IdentityDataValidationFailed, not the UPN page's recalculation
+        return "§9.11", f"userPrincipalName {upn} {problem}", "IdentityDataValidationFailed"
     return None

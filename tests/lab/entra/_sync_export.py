@@ -11,9 +11,9 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
-from ._cloud_scenario import now_text
+from ._cloud_scenario import now_text, v1_defaults
 from ._schema import USER, fold
-from ._sync_cloud import CloudView, has_mailbox
+from ._sync_cloud import CloudView, exchange_user
 from ._sync_onprem import OnPremUser, domain_of, prefix_of, smtp_address_problem
 
 # §2, §9.6: Microsoft's domains; no on-prem value in them reaches the cloud (KB 3190357).
@@ -40,11 +40,14 @@ def plan_export(user: OnPremUser, cloud: CloudView, current: dict | None) -> Exp
     """The cloud user `current` (None: a new one) after the on-prem user is exported onto it."""
     plan = ExportPlan(record=None)
     except_id = current["id"] if current else None
-    nickname = mail_nickname(user)
-    moera = f"{nickname}@{cloud.initial_domain}"
-    # §9.6: a mailbox user is a cloud user that has a mailbox when the export writes it; a new one has none.
-    mailbox = current is not None and has_mailbox(current)
-    upn = _plan_upn(user, cloud, current, moera, plan)
+    nickname = mail_nickname(user, cloud.initial_domain)
+    # §2: the UPN of an unverified suffix is <mailNickname>@<initial domain>, unique among UPNs (§4, §9.9)
+    upn_moera = f"{nickname}@{cloud.initial_domain}"
+    # §9.6 (KB 3190357): an Exchange user (licence or mailbox) when the export writes it; a new one has no licence.
+    mailbox = current is not None and exchange_user(current)
+    upn = _plan_upn(user, cloud, current, upn_moera, plan)
+    # the seeded digits repeat on every run, so a MOERA with digits stays as it is
+    moera = unique_moera(nickname, user.source_anchor, cloud, except_id)
     proxy_addresses, mail = _plan_addresses(user, cloud, except_id, moera, upn, mailbox, plan)
     if plan.conflicts and not _quarantine_allowed(cloud, plan):
         return plan
@@ -77,13 +80,26 @@ def plan_export(user: OnPremUser, cloud: CloudView, current: dict | None) -> Exp
     return plan
 
 
-def mail_nickname(user: OnPremUser) -> str:
-    """§2: on-prem mailNickname, else the prefix of the primary SMTP, of mail, of the UPN."""
+def mail_nickname(user: OnPremUser, initial_domain: str) -> str:
+    """§2: the first of on-prem mailNickname, the prefix of the primary SMTP, of mail, of the UPN that is usable:
+    it makes a well-formed MOERA (§9.10; the alias never carries a malformed value into the cloud)."""
     for candidate in (user.mail_nickname, prefix_of(user.primary_smtp), prefix_of(user.mail),
                       prefix_of(user.user_principal_name)):
-        if candidate:
+        if candidate and smtp_address_problem(f"{candidate}@{initial_domain}") is None:
             return candidate
     return user.sam_account_name
+
+
+def unique_moera(nickname: str, anchor: str, cloud: CloudView, except_id: str | None) -> str:
+    """§9.9 (KB 3190357, scenario 6): a MOERA another object holds gets 4 random digits; no error, no quarantine."""
+    moera = f"{nickname}@{cloud.initial_domain}"
+    if not cloud.address_taken(moera, except_id):
+        return moera
+    digits = random.Random(f"moera:{anchor}")  # repeatable per object, not a secret
+    while True:
+        candidate = f"{nickname}{digits.randrange(10000):04d}@{cloud.initial_domain}"
+        if not cloud.address_taken(candidate, except_id):
+            return candidate
 
 
 def _plan_upn(user: OnPremUser, cloud: CloudView, current: dict | None, moera: str, plan: ExportPlan) -> str:
@@ -134,7 +150,9 @@ def _plan_addresses(user: OnPremUser, cloud: CloudView, except_id: str | None, m
             plan.dropped.append((value, why))
         else:
             wanted.append((is_primary, address, value))
-    wanted.append((False, moera, f"smtp:{moera}"))
+    if mailbox:
+        # KB 3190357, scenario 2: the MOERA comes with Exchange; without it only the on-prem values
+        wanted.append((False, moera, f"smtp:{moera}"))
     if mailbox and not plan.upn_quarantined:
         # §2, §9.6: a mailbox user gets its UPN as an address; the primary when on-prem has none at all
         primary_upn = not smtp
@@ -197,7 +215,10 @@ def _provisioning_errors(conflicts: list[tuple[str, str]], current: dict | None)
 def new_user_record() -> dict:
     record: dict = dict.fromkeys(USER.order)
     record.update({"id": str(uuid.uuid4()), "businessPhones": [], "userType": "Member", "otherMails": [],
-                   "createdDateTime": now_text(), "proxyAddresses": [], "onPremisesProvisioningErrors": []})
+                   "createdDateTime": now_text(), "proxyAddresses": [], "onPremisesProvisioningErrors": [],
+                   # a user the sync creates has no licence (KB 3190357: the MOERA waits for one)
+                   "assignedLicenses": [], "assignedPlans": []})
+    v1_defaults(record)
     return record
 
 

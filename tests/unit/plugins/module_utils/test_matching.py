@@ -60,6 +60,16 @@ def cloud(upn, *proxy_addresses, object_id=None, immutable_id=None, synced=None,
     }
 
 
+# Graph assignedPlan of Exchange Online (Plan 2): what makes a user an Exchange user (KB 3190357)
+EXCHANGE_PLAN = {"assignedDateTime": "2024-01-01T00:00:00Z", "capabilityStatus": "Enabled", "service": "exchange",
+                 "servicePlanId": "efb87545-963c-4e0d-99df-69c6916d9eb0"}
+
+
+def licensed(upn, *proxy_addresses, **attributes):
+    """A cloud user with an Exchange licence (assignedPlans read from Graph)."""
+    return cloud(upn, *proxy_addresses, assignedPlans=[EXCHANGE_PLAN], **attributes)
+
+
 def tenant(**features):
     return Tenant.from_dict({"initial_domain": INITIAL, "verified_domains": ["contoso.com", "fabrikam.com"],
                              "features": features})
@@ -112,6 +122,8 @@ def test_s3_2_clean_smtp_match_changes_nothing_visible():
         "user_principal_name": "alice@contoso.com",
         "proxy_addresses": ["SMTP:alice@contoso.com", "smtp:a.smith@contoso.com", "smtp:alice@contoso.onmicrosoft.com"],
         "quarantined": [],
+        "mailbox_user": True,
+        "mailbox_user_from": "proxyAddresses",
     }
 
 
@@ -226,14 +238,16 @@ def test_s3_soft_match_refused_for_admin_role():
     refusal = finding(result, "admin_role")
     assert refusal.value == "Global Administrator"
     assert "frank<4 digits>@contoso.onmicrosoft.com" in refusal.message
-    # §9.7: the duplicate the sync creates, its shared values quarantined and the MOERA promoted (§9.6)
+    # §9.7: the duplicate the sync creates, its shared values quarantined; unlicensed, it gets no MOERA (§9.6)
     assert codes(result) == ["admin_role"]
     assert result.predicted == {
-        "primary_smtp": "frank@contoso.onmicrosoft.com",
+        "primary_smtp": None,
         "user_principal_name": None,
-        "proxy_addresses": ["SMTP:frank@contoso.onmicrosoft.com"],
+        "proxy_addresses": [],
         "quarantined": [{"property": "UserPrincipalName", "value": "frank@contoso.com"},
                         {"property": "ProxyAddress", "value": "frank@contoso.com"}],
+        "mailbox_user": False,
+        "mailbox_user_from": "new_user",
     }
 
 
@@ -348,8 +362,10 @@ def test_s3_4_new_user():
     assert result.predicted == {
         "primary_smtp": "liam@contoso.com",
         "user_principal_name": "liam@contoso.com",
-        "proxy_addresses": ["SMTP:liam@contoso.com", "smtp:l.ross@contoso.com", "smtp:liam.r@contoso.onmicrosoft.com"],
+        "proxy_addresses": ["SMTP:liam@contoso.com", "smtp:l.ross@contoso.com"],
         "quarantined": [],
+        "mailbox_user": False,
+        "mailbox_user_from": "new_user",
     }
 
 
@@ -572,16 +588,44 @@ def test_s1_missing_upn_makes_the_user_invalid():
     assert codes(result) == ["invalid_upn"]
 
 
-def test_s1_invalid_primary_makes_the_user_invalid():
-    result = only(onprem("sam", "SMTP:sam@contoso.local"))
-    assert result.outcome == "invalid"
+def test_s9_10_an_unroutable_primary_is_dropped_and_the_moera_takes_its_place():
+    result = only(onprem("sam", "SMTP:sam@contoso.local", "smtp:sam.s@contoso.com"), licensed("sam@contoso.com"))
+    assert result.outcome == "soft_match_upn"
     assert codes(result) == ["invalid_primary_smtp"]
+    assert finding(result, "invalid_primary_smtp").severity == "warning"
+    assert result.onprem["primary_smtp"] is None
+    # the prefix of the dropped primary is a valid alias, so it still names the MOERA (§2 order)
+    assert result.predicted["proxy_addresses"] == ["SMTP:sam@contoso.onmicrosoft.com", "smtp:sam.s@contoso.com",
+                                                   "smtp:sam@contoso.com"]
 
 
-def test_s1_invalid_mail_standing_in_for_the_primary_makes_the_user_invalid():
-    result = only(onprem("sam", mail="sam(at)contoso.com"))
-    assert result.outcome == "invalid"
+def test_s9_10_an_unroutable_primary_of_a_new_user_gives_way_to_the_first_value_kept():
+    result = only(onprem("sam", "SMTP:sam@contoso.local", "smtp:sam.s@contoso.com"))
+    assert result.outcome == "new_user"
+    assert result.predicted["proxy_addresses"] == ["SMTP:sam.s@contoso.com"]
+
+
+def test_s9_10_a_dropped_primary_does_not_soft_match():
+    holder = cloud("sam@contoso.com", "SMTP:sam.old@contoso.com", "smtp:sam@contoso.local")
+    result = only(onprem("sam", "SMTP:sam@contoso.local", upn="sam.x@contoso.com"), holder)
+    assert result.outcome == "new_user"
+    assert result.cloud is None
+
+
+def test_s9_10_a_non_ascii_primary_lends_no_alias_to_the_moera():
+    user = onprem("jurgen", "SMTP:jürgen@contoso.com", upn="jurgen@contoso.com")
+    result = only(user, licensed("jurgen@contoso.com"))
+    assert result.outcome == "soft_match_upn"
+    assert codes(result) == ["invalid_primary_smtp"]
+    # mailNickname order: the primary's prefix is not a valid alias, there is no mail, so the UPN prefix
+    assert result.predicted["proxy_addresses"] == ["SMTP:jurgen@contoso.onmicrosoft.com", "smtp:jurgen@contoso.com"]
+
+
+def test_s9_10_invalid_mail_standing_in_for_the_primary_is_dropped():
+    result = only(onprem("sam", mail="sam(at)contoso.com"), licensed("sam@contoso.com"))
+    assert result.outcome == "soft_match_upn"
     assert {(f.code, f.attribute) for f in result.findings} == {("invalid_primary_smtp", "mail")}
+    assert result.predicted["primary_smtp"] == "sam@contoso.onmicrosoft.com"
 
 
 def test_s1_too_many_addresses_make_the_user_invalid():
@@ -598,7 +642,7 @@ def test_s2_a_malformed_secondary_is_a_warning_and_left_out():
     warning = finding(result, "invalid_proxy_address")
     assert warning.severity == "warning"
     assert warning.value == "smtp:tom smith@contoso.com"
-    assert result.predicted["proxy_addresses"] == ["SMTP:tom@contoso.com", "smtp:tom@contoso.onmicrosoft.com"]
+    assert result.predicted["proxy_addresses"] == ["SMTP:tom@contoso.com"]
 
 
 def test_s3_1_an_unreadable_source_anchor_makes_the_user_invalid():
@@ -668,28 +712,60 @@ def test_s2_addresses_in_reserved_or_unverified_domains_are_left_out():
 def test_s9_6_every_reserved_value_is_left_out_the_initial_domain_too_and_the_moera_comes_back():
     user = onprem("vera", "SMTP:vera@contoso.com", "smtp:vera.x@contoso.onmicrosoft.com",
                   "smtp:vera@contoso.onmicrosoft.com", "smtp:vera@fabrikam.microsoftonline.com")
-    result = only(user)
+    result = only(user, licensed("vera@contoso.com"))
     # the on-prem copy of the MOERA changes nothing, so it is not reported
     assert [f.value for f in result.findings if f.code == "address_not_synced"] == [
         "vera.x@contoso.onmicrosoft.com", "vera@fabrikam.microsoftonline.com"]
     assert result.predicted["proxy_addresses"] == ["SMTP:vera@contoso.com", "smtp:vera@contoso.onmicrosoft.com"]
+    # without Exchange the MOERA does not come back, so the on-prem copy is lost like the others
+    new = only(user)
+    assert [f.value for f in new.findings if f.code == "address_not_synced"] == [
+        "vera.x@contoso.onmicrosoft.com", "vera@contoso.onmicrosoft.com", "vera@fabrikam.microsoftonline.com"]
+    assert new.predicted["proxy_addresses"] == ["SMTP:vera@contoso.com"]
 
 
-def test_s9_6_a_new_user_keeps_unverified_addresses_and_gets_no_upn_address():
+def test_s9_6_a_new_user_keeps_unverified_addresses_and_gets_no_moera_and_no_upn_address():
+    # KB 3190357, scenario 2: provisioned without an Exchange licence, only the on-prem values
     user = onprem("walt", "SMTP:walt@contoso.com", "smtp:walt@northwind.example.org", upn="w.smith@contoso.com")
     result = only(user)
     assert result.outcome == "new_user"
     assert result.findings == ()
-    assert result.predicted["proxy_addresses"] == ["SMTP:walt@contoso.com", "smtp:walt@northwind.example.org",
-                                                   "smtp:walt@contoso.onmicrosoft.com"]
+    assert result.predicted["proxy_addresses"] == ["SMTP:walt@contoso.com", "smtp:walt@northwind.example.org"]
+    assert (result.predicted["mailbox_user"], result.predicted["mailbox_user_from"]) == (False, "new_user")
 
 
 def test_s9_6_a_join_to_a_user_without_a_mailbox_keeps_unverified_addresses_and_adds_no_upn():
     user = onprem("walt", "SMTP:walt.new@contoso.com", "smtp:walt@northwind.example.org", upn="walt@contoso.com")
     result = only(user, cloud("walt@contoso.com"))
     assert result.outcome == "soft_match_upn"
-    assert result.predicted["proxy_addresses"] == ["SMTP:walt.new@contoso.com", "smtp:walt@northwind.example.org",
-                                                   "smtp:walt.new@contoso.onmicrosoft.com"]
+    assert result.predicted["proxy_addresses"] == ["SMTP:walt.new@contoso.com", "smtp:walt@northwind.example.org"]
+
+
+def test_s9_6_an_exchange_licence_in_assigned_plans_makes_a_mailbox_user_without_a_primary():
+    # KB 3190357: the MOERA and the UPN address come with the licence; assignedPlans shows it
+    user = onprem("walt", "SMTP:walt.new@contoso.com", "smtp:walt@northwind.example.org", upn="walt@contoso.com")
+    result = only(user, licensed("walt@contoso.com"))
+    assert result.predicted["proxy_addresses"] == ["SMTP:walt.new@contoso.com", "smtp:walt.new@contoso.onmicrosoft.com",
+                                                   "smtp:walt@contoso.com"]
+    assert finding(result, "address_not_synced").value == "walt@northwind.example.org"
+    assert (result.predicted["mailbox_user"], result.predicted["mailbox_user_from"]) == (True, "assignedPlans")
+
+
+def test_s9_6_a_suspended_exchange_plan_and_no_primary_is_no_mailbox_user():
+    user = onprem("walt", "SMTP:walt.new@contoso.com", upn="walt@contoso.com")
+    suspended = cloud("walt@contoso.com", assignedPlans=[EXCHANGE_PLAN | {"capabilityStatus": "Suspended"}])
+    result = only(user, suspended)
+    assert result.predicted["proxy_addresses"] == ["SMTP:walt.new@contoso.com"]
+    assert (result.predicted["mailbox_user"], result.predicted["mailbox_user_from"]) == (False, "assignedPlans")
+
+
+def test_s9_6_a_mailbox_without_a_licence_is_still_a_mailbox_user():
+    # KB 3190357, scenario 1's note: an Exchange Online recipient (a shared mailbox) gets the UPN address too
+    user = onprem("desk", "SMTP:desk@contoso.com", upn="desk.upn@contoso.com")
+    shared = cloud("desk.upn@contoso.com", "SMTP:desk@contoso.com", assignedPlans=[])
+    result = only(user, shared)
+    assert "smtp:desk.upn@contoso.com" in result.predicted["proxy_addresses"]
+    assert result.predicted["mailbox_user_from"] == "proxyAddresses"
 
 
 def test_s9_6_a_mailbox_user_gets_the_upn_it_keeps_as_a_secondary():
@@ -702,25 +778,41 @@ def test_s9_6_a_mailbox_user_gets_the_upn_it_keeps_as_a_secondary():
     assert kept.predicted["proxy_addresses"] == ["SMTP:alice@contoso.com", "smtp:alice@contoso.onmicrosoft.com"]
 
 
-def test_s9_6_a_quarantined_primary_is_replaced_by_the_moera():
+def test_s9_6_a_quarantined_primary_of_a_new_user_is_replaced_by_the_first_value_kept():
     user = onprem("sam", "SMTP:sam@contoso.com", "smtp:sam.o@contoso.com", upn="sam.o@contoso.com")
     result = only(user, cloud("sam@contoso.com", mail="sam@contoso.com"))
     assert result.outcome == "conflict"
+    assert result.predicted["primary_smtp"] == "sam.o@contoso.com"
+    assert result.predicted["proxy_addresses"] == ["SMTP:sam.o@contoso.com"]
+
+
+def test_s9_6_a_quarantined_primary_of_a_mailbox_user_is_replaced_by_the_moera():
+    user = onprem("sam", "SMTP:sam@contoso.com", "smtp:sam.o@contoso.com", upn="sam.o@contoso.com")
+    mailbox = cloud("sam.o@contoso.com", "SMTP:sam.old@contoso.com")
+    result = only(user, mailbox, cloud("sam@contoso.com", mail="sam@contoso.com"))
+    assert result.outcome == "soft_match_upn"
     assert result.predicted["primary_smtp"] == "sam@contoso.onmicrosoft.com"
     assert result.predicted["proxy_addresses"] == ["SMTP:sam@contoso.onmicrosoft.com", "smtp:sam.o@contoso.com"]
 
 
 def test_s9_6_a_primary_in_a_reserved_domain_gives_way_to_the_moera():
+    mailbox = licensed("tom@contoso.com")
     user = onprem("tom", "SMTP:tom@contoso.onmicrosoft.com", "smtp:tom@contoso.com")
-    assert only(user).predicted["proxy_addresses"] == ["SMTP:tom@contoso.onmicrosoft.com", "smtp:tom@contoso.com"]
+    assert only(user, mailbox).predicted["proxy_addresses"] == ["SMTP:tom@contoso.onmicrosoft.com",
+                                                                "smtp:tom@contoso.com"]
     user = onprem("tom", "SMTP:tom.t@fabrikam.onmicrosoft.com", "smtp:tom@contoso.com")
-    assert only(user).predicted["proxy_addresses"] == ["SMTP:tom.t@contoso.onmicrosoft.com", "smtp:tom@contoso.com"]
+    assert only(user, mailbox).predicted["proxy_addresses"] == ["SMTP:tom.t@contoso.onmicrosoft.com",
+                                                                "smtp:tom@contoso.com"]
+    # a new user has no MOERA yet: the first value kept becomes the primary
+    assert only(user).predicted["proxy_addresses"] == ["SMTP:tom@contoso.com"]
 
 
 def test_s9_6_only_secondaries_make_the_moera_the_primary():
-    result = only(onprem("uma", "smtp:uma@contoso.com", mailNickname="uma"))
+    result = only(onprem("uma", "smtp:uma@contoso.com", mailNickname="uma", upn="uma.u@contoso.com"),
+                  licensed("uma.u@contoso.com"))
     assert result.predicted["primary_smtp"] == "uma@contoso.onmicrosoft.com"
-    assert result.predicted["proxy_addresses"] == ["SMTP:uma@contoso.onmicrosoft.com", "smtp:uma@contoso.com"]
+    assert result.predicted["proxy_addresses"] == ["SMTP:uma@contoso.onmicrosoft.com", "smtp:uma@contoso.com",
+                                                   "smtp:uma.u@contoso.com"]
 
 
 def test_s9_6_no_smtp_value_and_no_mail_gives_no_addresses_unless_a_mailbox_is_joined():
@@ -741,13 +833,115 @@ def test_s9_7_a_soft_match_blocked_by_the_tenant_creates_a_duplicate():
     assert codes(result) == ["soft_match_blocked"]
     assert "creates it as a duplicate" in finding(result, "soft_match_blocked").message
     assert result.predicted["user_principal_name"] is None
-    assert result.predicted["proxy_addresses"] == ["SMTP:grace@contoso.onmicrosoft.com", "smtp:g@contoso.com"]
+    assert result.predicted["proxy_addresses"] == ["SMTP:g@contoso.com"]
 
 
-def test_s9_7_refusals_that_fail_the_export_predict_no_cloud_user():
+def test_s9_9_a_moera_upn_another_user_holds_is_quarantined():
+    user = onprem("rita", "SMTP:rita@contoso.com", upn="rita@contoso.local", mailNickname="rita")
+    result = only(user, cloud("rita@contoso.onmicrosoft.com", "SMTP:rita.c@contoso.com"))
+    assert result.outcome == "conflict"
+    assert codes(result) == ["duplicate_upn", "upn_suffix_unverified"]
+    assert finding(result, "duplicate_upn").value == "rita@contoso.onmicrosoft.com"
+    assert result.predicted["user_principal_name"] is None
+    assert result.predicted["quarantined"] == [{"property": "UserPrincipalName",
+                                                "value": "rita@contoso.onmicrosoft.com"}]
+
+
+def test_s9_9_a_moera_another_object_holds_gets_digits_and_no_error():
+    user = onprem("nora", "SMTP:nora.n@contoso.com", mailNickname="nora", upn="nora.n@contoso.com")
+    holder = cloud("nora.old@contoso.com", "SMTP:nora.old@contoso.com", "smtp:nora@contoso.onmicrosoft.com")
+    result = only(user, holder, licensed("nora.n@contoso.com"))
+    assert result.outcome == "soft_match_upn"
+    assert codes(result) == ["moera_in_use"]
+    assert finding(result, "moera_in_use").severity == "warning"
+    assert finding(result, "moera_in_use").value == "nora@contoso.onmicrosoft.com"
+    assert result.predicted["proxy_addresses"] == ["SMTP:nora.n@contoso.com",
+                                                   "smtp:nora<4 digits>@contoso.onmicrosoft.com"]
+    assert result.predicted["quarantined"] == []
+
+
+def test_s9_9_two_users_with_one_mail_nickname_the_second_moera_gets_digits():
+    # KB 3190357, scenario 6
+    first = onprem("user6a", upn="user6a@contoso.com", mail="user6a@contoso.com", mailNickname="user6mnn")
+    second = onprem("user6b", upn="user6b@contoso.com", mail="user6b@contoso.com", mailNickname="user6mnn")
+    kept, digits = run([first, second], [licensed("user6a@contoso.com"), licensed("user6b@contoso.com")])
+    assert (kept.outcome, digits.outcome) == ("soft_match_upn", "soft_match_upn")
+    assert codes(kept) == []
+    assert codes(digits) == ["moera_in_use"]
+    assert kept.predicted["proxy_addresses"] == ["SMTP:user6a@contoso.com", "smtp:user6mnn@contoso.onmicrosoft.com"]
+    assert digits.predicted["proxy_addresses"] == ["SMTP:user6b@contoso.com",
+                                                   "smtp:user6mnn<4 digits>@contoso.onmicrosoft.com"]
+
+
+def test_s9_9_two_users_with_one_moera_upn_the_second_is_quarantined():
+    first = onprem("rita", upn="rita@contoso.local", mailNickname="rita", mail="rita@contoso.com")
+    second = onprem("rita2", upn="rita@fabrikam.local", mailNickname="rita", mail="rita2@contoso.com")
+    kept, quarantined = run([first, second])
+    assert kept.predicted["user_principal_name"] == "rita@contoso.onmicrosoft.com"
+    assert quarantined.outcome == "conflict"
+    assert quarantined.predicted["user_principal_name"] is None
+    assert codes(quarantined) == ["duplicate_in_directory", "upn_suffix_unverified"]
+
+
+def test_s9_12_a_soft_deleted_user_with_the_source_anchor_is_restored():
+    # "Enable AD recycle bin": the recovered object's sync restores the soft-deleted cloud user
+    deleted = cloud("dora@contoso.com", "SMTP:dora@contoso.com", immutable_id=anchor_of("dora"), synced=False,
+                    deletedDateTime="2026-11-30T10:00:00Z")
+    result = only(onprem("dora", "SMTP:dora@contoso.com"), deleted)
+    assert result.outcome == "hard_match"
+    assert result.cloud["id"] == "id-dora@contoso.com"
+    assert codes(result) == ["deleted_user_restored"]
+    assert finding(result, "deleted_user_restored").severity == "warning"
+    assert result.predicted["proxy_addresses"] == ["SMTP:dora@contoso.com", "smtp:dora@contoso.onmicrosoft.com"]
+
+
+def test_s9_12_restoring_a_soft_deleted_user_is_refused_when_takeover_is_blocked():
+    # "Troubleshoot errors during synchronization", InvalidHardMatch, its example case
+    deleted = cloud("dora@contoso.com", "SMTP:dora@contoso.com", immutable_id=anchor_of("dora"), synced=False,
+                    deletedDateTime="2026-11-30T10:00:00Z")
+    result = only(onprem("dora", "SMTP:dora@contoso.com"), deleted,
+                  features={"blockCloudObjectTakeoverThroughHardMatchEnabled": True})
+    assert result.outcome == "blocked"
+    assert codes(result) == ["hard_match_takeover_blocked"]
+    assert "soft-deleted" in finding(result, "hard_match_takeover_blocked").message
+    assert result.predicted is None
+
+
+def test_s9_12_a_soft_deleted_user_is_no_candidate_and_holds_nothing():
+    deleted = cloud("dora@contoso.com", "SMTP:dora@contoso.com", immutable_id=anchor_of("someone"), synced=False,
+                    deletedDateTime="2026-11-30T10:00:00Z")
+    result = only(onprem("dora", "SMTP:dora@contoso.com"), deleted)
+    assert result.outcome == "new_user"
+    assert result.findings == ()
+    assert result.predicted["user_principal_name"] == "dora@contoso.com"
+
+
+def test_s9_7_an_immutable_id_mismatch_creates_a_duplicate_with_resiliency_on():
+    # "Troubleshoot errors during synchronization": with resiliency, no InvalidSoftMatch for new objects
     other_anchor = immutable_id("0b5d2a39-49a5-4c61-8f73-6e3c1d0a9b27")
     user = onprem("hank", "SMTP:hank@contoso.com")
-    assert only(user, cloud("hank@contoso.com", "SMTP:hank@contoso.com", immutable_id=other_anchor)).predicted is None
+    result = only(user, cloud("hank@contoso.com", "SMTP:hank@contoso.com", immutable_id=other_anchor))
+    assert result.outcome == "blocked"
+    assert codes(result) == ["immutable_id_mismatch"]
+    assert "creates this user as a duplicate" in finding(result, "immutable_id_mismatch").message
+    assert result.predicted["user_principal_name"] is None
+    assert result.predicted["proxy_addresses"] == []
+    assert result.predicted["quarantined"] == [{"property": "UserPrincipalName", "value": "hank@contoso.com"},
+                                               {"property": "ProxyAddress", "value": "hank@contoso.com"}]
+
+
+def test_s9_7_an_immutable_id_mismatch_fails_the_export_with_its_quarantine_switch_off():
+    other_anchor = immutable_id("0b5d2a39-49a5-4c61-8f73-6e3c1d0a9b27")
+    user = onprem("hank", "SMTP:hank@contoso.com")
+    result = only(user, cloud("hank@contoso.com", "SMTP:hank@contoso.com", immutable_id=other_anchor),
+                  features={"quarantineUponProxyAddressesConflictEnabled": False})
+    assert result.outcome == "blocked"
+    assert "fails with InvalidSoftMatch" in finding(result, "immutable_id_mismatch").message
+    assert result.predicted is None
+
+
+def test_s9_7_object_type_mismatch_fails_the_export():
+    user = onprem("hank", "SMTP:hank@contoso.com")
     group_holds = only(user, cloud_objects=[group("hank@contoso.com", "SMTP:hank@contoso.com")])
     assert group_holds.predicted is None
 
@@ -956,7 +1150,8 @@ def test_result_as_dict_has_the_documented_shape():
                                    "on_premises_sync_enabled"}
     finding_keys = {"code", "severity", "message", "attribute", "value", "value_list"}
     assert set(shape["findings"][0]) == finding_keys
-    assert set(shape["predicted"]) == {"primary_smtp", "user_principal_name", "proxy_addresses", "quarantined"}
+    assert set(shape["predicted"]) == {"primary_smtp", "user_principal_name", "proxy_addresses", "quarantined",
+                                       "mailbox_user", "mailbox_user_from"}
 
 
 # What a message must offer the person reading it: an action (or the word to leave it), as a sentence of its own.
@@ -986,6 +1181,8 @@ def every_finding():
         onprem("walt", "SMTP:walt@contoso.com", **{"mS-DS-ConsistencyGuid": "not-a-guid"}),
         onprem("team1", "SMTP:shared@contoso.com"),
         onprem("team2", "SMTP:shared@contoso.com"),
+        onprem("mona", "SMTP:mona@contoso.com", mailNickname="desk.m"),
+        onprem("dora", "SMTP:dora@contoso.com"),
         onprem("olga", "SMTP:olga@contoso.com"),
         onprem("krbtgt", "SMTP:krbtgt@contoso.com"),
         onprem("svc", "SMTP:svc@contoso.com", isCriticalSystemObject="TRUE"),
@@ -1001,6 +1198,10 @@ def every_finding():
               "smtp:u.alias@contoso.com"),
         cloud("samc@contoso.com", mail="sam@contoso.com"),
         cloud("shared@contoso.com", "SMTP:shared@contoso.com"),
+        licensed("mona@contoso.com", "SMTP:mona@contoso.com"),
+        cloud("dora@contoso.com", "SMTP:dora@contoso.com", immutable_id=anchor_of("dora"),
+              deletedDateTime="2026-11-30T10:00:00Z"),
+        cloud("desk@contoso.com", "SMTP:desk.x@contoso.com", "smtp:desk.m@contoso.onmicrosoft.com"),
         cloud("o1@contoso.com", "SMTP:o1@contoso.com", "smtp:olga@contoso.com"),
         cloud("o2@contoso.com", "SMTP:o2@contoso.com", "smtp:olga@contoso.com"),
     ]

@@ -29,13 +29,15 @@ LAB := $(BIN)/python -m tests.lab
 
 .PHONY: help venv venv-oldest link lab-up lab-down lab-status lab-load demo test \
         sanity sanity-newest sanity-oldest units integration lint ruff ansible-lint \
-        changelog-lint bench clean
+        changelog-lint changelog tarball wheelhouse bench clean
 
 help:
 	@echo "make demo         set up, start the lab and run the main job on it"
 	@echo "make test         sanity, unit, integration tests and linters (what CI runs)"
 	@echo "make lab-up | lab-down | lab-status | lab-load SCENARIO=FILE"
 	@echo "make units | integration | sanity | lint | bench"
+	@echo "make tarball      build the collection tarball into build/"
+	@echo "make changelog    fold the fragments into the release changelog (CHANGELOG.rst)"
 
 # --- environments -----------------------------------------------------------------
 
@@ -107,7 +109,7 @@ test: lint $(VENV_OLDEST)/.stamp $(VENV_SANITY)/.stamp
 units: venv
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: lab-up
+integration: lab-up wheelhouse
 	$(BIN)/python -m pytest -q tests/integration
 
 # Each runs ansible-test on a copy of the collection (see .ci/sanity). `make sanity` runs the two at
@@ -136,6 +138,22 @@ ansible-lint: venv
 
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint
+
+# The release changelog of the version in galaxy.yml: new fragments are added to it, edited ones refreshed.
+changelog: venv
+	$(BIN)/antsibull-changelog release --update-existing --refresh-fragments
+
+tarball: venv
+	@mkdir -p build
+	$(BIN)/ansible-galaxy collection build --force --output-path build
+
+# Wheels of ansible-core and requirements.txt, for tests/integration/test_install.py: it installs them into a
+# fresh virtual environment without a package index (the lab's network namespace has none).
+wheelhouse: $(BUILD)/wheelhouse/.stamp
+$(BUILD)/wheelhouse/.stamp: requirements.txt | $(VENV)/.stamp
+	$(BIN)/pip download -q --disable-pip-version-check --only-binary :all: -d $(BUILD)/wheelhouse \
+	  '$(CORE_NEWEST)' -r requirements.txt
+	touch $@
 
 bench: venv
 	$(BIN)/python -m tests.bench

@@ -53,7 +53,11 @@ USER_ATTRIBUTES = (
 
 
 class AdConnectionError(HybridIdentityError):
-    """The directory could not be reached, or the TLS handshake or bind failed."""
+    """The directory could not be reached, or the TLS handshake or bind failed; ``stage`` says which."""
+
+    def __init__(self, message: str, hint: str = "", stage: str = "reach") -> None:
+        super().__init__(message, hint)
+        self.stage = stage  # reach, tls, bind or directory
 
 
 class UserNotFound(HybridIdentityError):
@@ -231,6 +235,7 @@ class AdSession:
             raise AdConnectionError(
                 f"{where} refused the credentials of {settings.username!r}",
                 hint="check ad_username and ad_password (for simple binds use a UPN or a DN)",
+                stage="bind",
             ) from err
         except (ldap_errors.LDAPSocketOpenError, ldap_errors.LDAPStartTLSError, ssl.SSLError, OSError) as err:
             refused = _CERTIFICATE_REFUSED.search(str(err))
@@ -239,10 +244,11 @@ class AdSession:
                     f"{where} presented a certificate that failed verification over {settings.tls}: "
                     f"{refused.group(1).strip()}",
                     hint=_tls_hint(err),
+                    stage="tls",
                 ) from err
             raise AdConnectionError(f"could not reach {where} over {settings.tls}: {err}", hint=_tls_hint(err)) from err
         except ldap_errors.LDAPException as err:
-            raise AdConnectionError(f"{where}: {err}") from err
+            raise AdConnectionError(f"{where}: {err}", stage="bind") from err
         return connection
 
     @property

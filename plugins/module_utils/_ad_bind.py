@@ -86,11 +86,14 @@ class KerberosBind:
                 hint="pip install gssapi (it builds against MIT Kerberos, e.g. Debian's libkrb5-dev), "
                 "then kinit before the play",
             ) from err
-        if _is_ip_address(settings.host):
-            raise ConfigurationError(
-                f"ad_auth=kerberos needs the domain controller's host name in ad_server, not {settings.host}",
-                hint="the ticket is for the service ldap/<host name>; name the DC as its SPN does (dc01.contoso.com)",
-            )
+        # Discovered DCs come by host name (SRV targets); given ones must be named so too.
+        for host, _port in settings.servers:
+            if _is_ip_address(host):
+                raise ConfigurationError(
+                    f"ad_auth=kerberos needs the domain controller's host name in ad_server, not {host}",
+                    hint="the ticket is for the service ldap/<host name>; name the DC as its SPN does "
+                         "(dc01.contoso.com)",
+                )
         # Checked here because a failure inside ldap3's SASL exchange reaches us only as the
         # server's answer to the aborted bind, without the Kerberos reason.
         try:

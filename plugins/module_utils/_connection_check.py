@@ -50,19 +50,20 @@ def check_ad(params, require_write: bool) -> tuple[list[Check], dict]:
         settings = AdSettings.from_params(params)
     except HybridIdentityError as err:
         return [Check("ad_reached", "failed", str(err), err.hint), *_skipped(AD_CHECKS[1:], "ad_reached")], facts
-    facts["server"] = f"{settings.host}:{settings.port}"
     facts["tls"] = settings.tls
+    session = AdSession(settings)
     try:
-        with AdSession(settings) as ad:
-            checks = _connected(settings)
+        with session as ad:
+            facts["server"] = f"{ad.settings.host}:{ad.settings.port}"
+            checks = _connected(ad.settings)
             checks += _scope_checks(ad, params.get("search_base"), require_write, facts)
     except AdConnectionError as err:
         reached = _STAGES.get(err.stage, 0)
-        checks = _connected(settings)[:reached]
+        checks = _connected(session.settings)[:reached]
         checks.append(Check(AD_CHECKS[reached], "failed", str(err), err.hint))
         checks += _skipped(AD_CHECKS[reached + 1:], AD_CHECKS[reached])
     except HybridIdentityError as err:
-        checks = [*_connected(settings), Check("ad_naming_context", "failed", str(err), err.hint),
+        checks = [*_connected(session.settings), Check("ad_naming_context", "failed", str(err), err.hint),
                   *_skipped(AD_CHECKS[4:], "ad_naming_context")]
     return checks, facts
 

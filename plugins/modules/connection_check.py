@@ -29,7 +29,7 @@ extends_documentation_fragment:
 options:
   ad_server:
     description:
-      - The domain controller to check. Not needed when O(sides) leaves out V(ad).
+      - The domain controllers to check (or O(ad_domain)). Not needed when O(sides) leaves out V(ad).
     required: false
   tenant_id:
     description:
@@ -161,10 +161,10 @@ def main():
     for side, missing, library in libraries:
         if side in sides and missing is not None:
             module.fail_json(msg=missing_required_lib(library), exception=str(missing))
-    for side, option in (("ad", "ad_server"), ("graph", "tenant_id")):
-        if side in sides and not params[option]:
-            module.fail_json(msg=f"{option} is needed to check the {side} side",
-                             hint=f"set {option}, or leave {side} out of sides")
+    for side, needed in (("ad", ("ad_server", "ad_domain")), ("graph", ("tenant_id",))):
+        if side in sides and not any(params[option] for option in needed):
+            module.fail_json(msg=f"{' or '.join(needed)} is needed to check the {side} side",
+                             hint=f"set {' or '.join(needed)}, or leave {side} out of sides")
 
     ad_checks, ad_facts = check_ad(params, params["require_write"]) if "ad" in sides else ([], {})
     graph_checks, graph_facts = check_graph(params, params["modules"]) if "graph" in sides else ([], {})

@@ -29,7 +29,7 @@ extends_documentation_fragment:
 options:
   ad_server:
     description:
-      - The domain controller to read the scope from. Not needed when O(onprem_users) is given.
+      - The domain controllers to read the scope from (or O(ad_domain)). Not needed when O(onprem_users) is given.
     required: false
   tenant_id:
     description:
@@ -306,8 +306,9 @@ def optional(spec):
 def onprem_side(params):
     if params["onprem_users"] is not None:
         return params["onprem_users"], "given as data"
-    if not params["ad_server"]:
-        raise HybridIdentityError("no on-prem users to check", hint="give ad_server (and credentials) or onprem_users")
+    if not (params["ad_server"] or params["ad_domain"]):
+        raise HybridIdentityError("no on-prem users to check",
+                                  hint="give ad_server or ad_domain (and credentials) or onprem_users")
     with AdSession(AdSettings.from_params(params)) as ad:
         scope = params["search_base"] or ad.base_dn
         return read_onprem_users(ad, scope, params["ldap_filter"]), scope + (

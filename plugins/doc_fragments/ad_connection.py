@@ -53,7 +53,9 @@ options:
       - How to authenticate.
       - V(simple) is an LDAP simple bind with O(ad_username) and O(ad_password).
       - V(ntlm) is NTLM in the Microsoft bind (called Sicily) that Active Directory accepts. Samba domain controllers
-        do not accept it and drop the connection. The password's NT hash needs MD4, which Python's C(hashlib) lacks
+        do not accept it and drop the connection. It carries no channel binding token, so domain controllers that
+        enforce LDAP channel binding refuse it; use V(kerberos), or V(simple) over LDAPS, there. The password's NT
+        hash needs MD4, which Python's C(hashlib) lacks
         with OpenSSL 3; then the Python package C(pycryptodome) must be installed on the controller, or the module
         fails saying so.
       - V(kerberos) is SASL GSSAPI with a ticket already in the controller's credential cache (run C(kinit) before

@@ -154,6 +154,14 @@ class AdSettings:
         return [(record.target, 636 if self.tls == "ldaps" else record.port) for record in records]
 
 
+def _raise_bind_refusal(settings, err: Exception, where: str) -> None:
+    """The bind method's own reading of a failed bind (NTLM's missing channel binding), when it has one."""
+    refusal = getattr(bind_method(settings.auth), "refusal", None)
+    reading = refusal(err, where) if refusal else None
+    if reading is not None:
+        raise AdConnectionError(reading[0], hint=reading[1], stage="bind") from err
+
+
 def _server_address(server: str, tls: str) -> tuple[str, int, str]:
     """Host, port and TLS mode from a host name or an ldap(s):// URL."""
     if "://" not in server:
@@ -289,6 +297,7 @@ class AdSession:
                 connection.start_tls()
             connection.bind()
         except ldap_errors.LDAPInvalidCredentialsResult as err:
+            _raise_bind_refusal(settings, err, where)
             raise AdConnectionError(
                 f"{where} refused the credentials of {settings.username!r}",
                 hint="check ad_username and ad_password (for simple binds use a UPN or a DN)",
@@ -305,6 +314,7 @@ class AdSession:
                 ) from err
             raise AdConnectionError(f"could not reach {where} over {settings.tls}: {err}", hint=_tls_hint(err)) from err
         except ldap_errors.LDAPException as err:
+            _raise_bind_refusal(settings, err, where)
             raise AdConnectionError(f"{where}: {err}", stage="bind") from err
         return connection
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.hybrid.identity.plugins.module_utils._ad import AdSettings
+from ansible_collections.hybrid.identity.plugins.module_utils._ad_bind import NtlmBind
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError
 
 BASE = {"ad_tls": "ldaps", "ad_username": "svc@contoso.com", "ad_password": "p", "ad_auth": "simple"}
@@ -43,3 +44,13 @@ def test_every_listed_server_is_checked():
 def test_kerberos_refuses_an_address_anywhere_in_the_list():
     with pytest.raises(ConfigurationError, match=r"not 10\.0\.0\.11"):
         AdSettings.from_params(BASE | {"ad_auth": "kerberos", "ad_server": ["dc01.contoso.com", "10.0.0.11"]})
+
+
+def test_ntlm_refusals_for_the_missing_channel_binding_say_what_works():
+    enforced = Exception("invalidCredentials: 80090346: LdapErr: DSID-0C0906B5, comment: AcceptSecurityContext "
+                         "error, data 80090346, v4563")
+    problem, hint = NtlmBind.refusal(enforced, "dc01:636")
+    assert "missing channel binding (data 80090346)" in problem
+    assert "ad_auth: kerberos" in hint and "simple over LDAPS" in hint
+    assert "sends no channel binding" in NtlmBind.refusal(Exception("session terminated by server"), "dc01:636")[0]
+    assert NtlmBind.refusal(Exception("invalidCredentials: data 52e"), "dc01:636") is None

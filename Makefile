@@ -29,7 +29,7 @@ LAB := $(BIN)/python -m tests.lab
 
 .PHONY: help venv venv-oldest link lab-up lab-down lab-status lab-load demo test \
         sanity sanity-newest sanity-oldest units integration lint ruff ansible-lint \
-        changelog-lint changelog tarball wheelhouse bench clean
+        changelog-lint changelog tarball wheelhouse ee bench clean
 
 help:
 	@echo "make demo         set up, start the lab and run the main job on it"
@@ -37,6 +37,7 @@ help:
 	@echo "make lab-up | lab-down | lab-status | lab-load SCENARIO=FILE"
 	@echo "make units | integration | sanity | lint | bench"
 	@echo "make tarball      build the collection tarball into build/"
+	@echo "make ee           the build context of an execution environment with the collection (build/ee-context)"
 	@echo "make changelog    fold the fragments into the release changelog (CHANGELOG.rst)"
 
 # --- environments -----------------------------------------------------------------
@@ -147,13 +148,21 @@ tarball: venv
 	@mkdir -p build
 	$(BIN)/ansible-galaxy collection build --force --output-path build
 
-# Wheels of ansible-core and requirements.txt, for tests/integration/test_install.py: it installs them into a
-# fresh virtual environment without a package index (the lab's network namespace has none).
+# Wheels of ansible-core, requirements.txt and the execution environment's Python requirements, for
+# tests/integration/test_install.py and test_execution_environment.py: they install them into fresh virtual
+# environments without a package index (the lab's network namespace has none). gssapi has no Linux wheel:
+# pip builds one against libkrb5-dev, which the venv step installs.
 wheelhouse: $(BUILD)/wheelhouse/.stamp
-$(BUILD)/wheelhouse/.stamp: requirements.txt | $(VENV)/.stamp
+$(BUILD)/wheelhouse/.stamp: requirements.txt meta/ee-requirements.txt | $(VENV)/.stamp
 	$(BIN)/pip download -q --disable-pip-version-check --only-binary :all: -d $(BUILD)/wheelhouse \
 	  '$(CORE_NEWEST)' -r requirements.txt
+	$(BIN)/pip wheel -q --disable-pip-version-check -w $(BUILD)/wheelhouse -r meta/ee-requirements.txt
 	touch $@
+
+# The build context of an execution environment with this collection (tests/ee/execution-environment.yml;
+# building the image itself needs podman or docker: ansible-builder build -f ... -t NAME).
+ee: venv
+	$(BIN)/ansible-builder create -f tests/ee/execution-environment.yml -c build/ee-context
 
 bench: venv
 	$(BIN)/python -m tests.bench

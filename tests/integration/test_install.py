@@ -1,8 +1,5 @@
 """The built tarball, installed as a new user installs it: a fresh virtual environment with ansible-core and
-requirements.txt only, an empty collections path, no Galaxy server in reach; then its playbooks against the lab.
-
-The wheels come from `make wheelhouse` (the lab's network namespace reaches no package index).
-"""
+requirements.txt only, an empty collections path, no Galaxy server in reach; then its playbooks against the lab."""
 
 from __future__ import annotations
 
@@ -17,36 +14,20 @@ from pathlib import Path
 import pytest
 
 from tests.integration._ansible import ansible_env
+from tests.integration._collection import REPO, build_tarball, fresh_venv, run
 
-REPO = Path(__file__).resolve().parents[2]
-WHEELHOUSE = REPO / ".build" / "wheelhouse"
 SCENARIO = REPO / "tests" / "lab" / "scenarios" / "soft_match_smtp_clean.yml"
 # Where ansible-galaxy would look for dependencies: nothing listens there, so any attempt fails at once.
 NO_GALAXY = "https://127.0.0.1:9/api/"
 _RECAP = re.compile(r"^localhost\s*:\s*ok=\d+\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
-def run(command: list[str], env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, check=False)
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> dict:
     """The tarball, and a fresh venv and collections path where it is installed."""
-    if not (WHEELHOUSE / ".stamp").exists():
-        pytest.fail("no wheelhouse: run `make wheelhouse` (outside the lab's network namespace) first")
     scratch = tmp_path_factory.mktemp("install")
-    built = run([str(Path(sys.executable).with_name("ansible-galaxy")), "collection", "build", str(REPO),
-                 "--output-path", str(scratch / "dist")])
-    assert built.returncode == 0, built.stdout + built.stderr
-    [tarball] = (scratch / "dist").glob("hybrid-identity-*.tar.gz")
-
-    venv = scratch / "venv"
-    assert run([sys.executable, "-m", "venv", str(venv)]).returncode == 0
-    pip = run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "--no-index",
-               "--find-links", str(WHEELHOUSE), "ansible-core", "-r", str(REPO / "requirements.txt")])
-    assert pip.returncode == 0, pip.stdout + pip.stderr
-
+    tarball = build_tarball(scratch / "dist")
+    venv = fresh_venv(scratch / "venv", REPO / "requirements.txt")
     collections = scratch / "collections"
     env = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", "PYTHON"))}
     env.update(PATH=f"{venv / 'bin'}:{env.get('PATH', '')}", HOME=str(scratch), ANSIBLE_NOCOLOR="1",

@@ -209,7 +209,7 @@ class GraphClient:
         result = self._network("the identity platform", self._acquire_token)
         if "access_token" not in result:
             credential = self._credential
-            raise token_error(result, self.settings.client_id or credential.label, credential.label,
+            raise token_error(result, self.settings.client_id or "(system-assigned)", credential.label,
                               self.settings.client_secret, hint=credential.refused_hint)
         return result["access_token"]
 

@@ -29,13 +29,16 @@ LAB := $(BIN)/python -m tests.lab
 
 .PHONY: help venv venv-oldest link lab-up lab-down lab-status lab-load demo test \
         sanity sanity-newest sanity-oldest units integration lint ruff ansible-lint \
-        changelog-lint bench clean
+        changelog-lint changelog tarball wheelhouse ee bench clean
 
 help:
 	@echo "make demo         set up, start the lab and run the main job on it"
 	@echo "make test         sanity, unit, integration tests and linters (what CI runs)"
 	@echo "make lab-up | lab-down | lab-status | lab-load SCENARIO=FILE"
 	@echo "make units | integration | sanity | lint | bench"
+	@echo "make tarball      build the collection tarball into build/"
+	@echo "make ee           the build context of an execution environment with the collection (build/ee-context)"
+	@echo "make changelog    fold the fragments into the release changelog (CHANGELOG.rst)"
 
 # --- environments -----------------------------------------------------------------
 
@@ -107,7 +110,7 @@ test: lint $(VENV_OLDEST)/.stamp $(VENV_SANITY)/.stamp
 units: venv
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: lab-up
+integration: lab-up wheelhouse
 	$(BIN)/python -m pytest -q tests/integration
 
 # Each runs ansible-test on a copy of the collection (see .ci/sanity). `make sanity` runs the two at
@@ -136,6 +139,31 @@ ansible-lint: venv
 
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint
+
+# The release changelog of the version in galaxy.yml: new fragments are added to it, edited ones refreshed.
+changelog: venv
+	$(BIN)/antsibull-changelog release --update-existing --refresh-fragments
+
+tarball: venv
+	@mkdir -p build
+	$(BIN)/ansible-galaxy collection build --force --output-path build
+
+# Wheels of ansible-core, requirements.txt and the execution environment's Python requirements, for
+# tests/integration/test_install.py and test_execution_environment.py: they install them into fresh virtual
+# environments without a package index (the lab's network namespace has none). gssapi has no Linux wheel:
+# pip builds one against libkrb5-dev, which the venv step installs.
+wheelhouse: $(BUILD)/wheelhouse/.stamp
+$(BUILD)/wheelhouse/.stamp: requirements.txt meta/ee-requirements.txt | $(VENV)/.stamp
+	$(BIN)/pip download -q --disable-pip-version-check --only-binary :all: -d $(BUILD)/wheelhouse \
+	  '$(CORE_NEWEST)' -r requirements.txt
+	$(BIN)/pip wheel -q --disable-pip-version-check -w $(BUILD)/wheelhouse -r meta/ee-requirements.txt
+	touch $@
+
+# The build context of an execution environment with this collection (tests/ee/execution-environment.yml;
+# building the image itself needs podman or docker: ansible-builder build -f ... -t NAME).
+ee: venv
+	$(BIN)/ansible-builder create -f tests/ee/execution-environment.yml -c build/ee-context
+
 
 # The predictor alone (time and memory targets), then soft_match_check end to end through ansible-playbook
 # against the lab, as ratios to the floor measured in the same run (tests/bench/e2e.py).

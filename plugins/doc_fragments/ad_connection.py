@@ -9,12 +9,31 @@ class ModuleDocFragment:
 options:
   ad_server:
     description:
-      - The domain controller to talk to, as a host name or an LDAP URL such as V(ldaps://dc01.contoso.com:636).
+      - The domain controller to talk to, as a host name or an LDAP URL such as V(ldaps://dc01.contoso.com:636);
+        or a list of them, tried in order.
+      - A DC that can't be reached (refused, timed out after O(ad_timeout)) is passed over for the next one; a
+        refused certificate or bind is not, since every DC would refuse it alike.
       - A URL's scheme must agree with O(ad_tls) (V(ldaps://) with V(ldaps), V(ldap://) with V(starttls) or V(none)).
       - The host name must be one that the server certificate names when O(ad_validate_certs=true).
-      - If not set, the environment variable E(HYBRID_AD_SERVER) is used.
+      - Give O(ad_server) or O(ad_domain).
+      - If not set, the environment variable E(HYBRID_AD_SERVER) is used (several separated by commas).
+    type: list
+    elements: str
+  ad_domain:
+    description:
+      - The Active Directory DNS domain (V(contoso.com)) whose domain controllers to find, when O(ad_server) is not
+        set, from the DNS SRV records C(_ldap._tcp.dc._msdcs.<domain>) that every DC registers.
+      - They are tried in the order the records give (lowest priority first, then by weight), each on port 636 for
+        O(ad_tls=ldaps) and on the record's port otherwise, passing over those that don't answer.
+      - If not set, the environment variable E(HYBRID_AD_DOMAIN) is used.
     type: str
-    required: true
+  ad_dns_server:
+    description:
+      - The DNS server to ask for O(ad_domain)'s SRV records, as an address with an optional port
+        (V(10.0.0.10), V(10.0.0.10:53), V([fd00::10]:53)).
+      - When not set, the name servers of the controller's C(/etc/resolv.conf).
+      - If not set, the environment variable E(HYBRID_AD_DNS_SERVER) is used.
+    type: str
   ad_username:
     description:
       - The account to bind as.
@@ -34,7 +53,9 @@ options:
       - How to authenticate.
       - V(simple) is an LDAP simple bind with O(ad_username) and O(ad_password).
       - V(ntlm) is NTLM in the Microsoft bind (called Sicily) that Active Directory accepts. Samba domain controllers
-        do not accept it and drop the connection. The password's NT hash needs MD4, which Python's C(hashlib) lacks
+        do not accept it and drop the connection. It carries no channel binding token, so domain controllers that
+        enforce LDAP channel binding refuse it; use V(kerberos), or V(simple) over LDAPS, there. The password's NT
+        hash needs MD4, which Python's C(hashlib) lacks
         with OpenSSL 3; then the Python package C(pycryptodome) must be installed on the controller, or the module
         fails saying so.
       - V(kerberos) is SASL GSSAPI with a ticket already in the controller's credential cache (run C(kinit) before

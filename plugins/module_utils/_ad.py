@@ -13,11 +13,12 @@ import socket
 import ssl
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from ansible_collections.hybrid.identity.plugins.module_utils._ad_bind import bind_method
 from ansible_collections.hybrid.identity.plugins.module_utils._anchor import guid_bytes, immutable_id
+from ansible_collections.hybrid.identity.plugins.module_utils._dns_srv import DnsError, lookup_srv, nameservers, ordered
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import (
     ConfigurationError,
     HybridIdentityError,
@@ -53,7 +54,11 @@ USER_ATTRIBUTES = (
 
 
 class AdConnectionError(HybridIdentityError):
-    """The directory could not be reached, or the TLS handshake or bind failed."""
+    """The directory could not be reached, or the TLS handshake or bind failed; ``stage`` says which."""
+
+    def __init__(self, message: str, hint: str = "", stage: str = "reach") -> None:
+        super().__init__(message, hint)
+        self.stage = stage  # reach, tls, bind or directory
 
 
 class UserNotFound(HybridIdentityError):
@@ -83,8 +88,8 @@ class DirectoryRefused(HybridIdentityError):
 
 @dataclass(frozen=True, slots=True)
 class AdSettings:
-    host: str
-    port: int
+    host: str | None
+    port: int | None
     tls: str
     username: str | None
     password: str | None
@@ -93,18 +98,28 @@ class AdSettings:
     validate_certs: bool
     base_dn: str | None
     timeout: int
+    # Every domain controller to try, in order; empty: discovered from DNS for ``domain``.
+    servers: tuple[tuple[str, int], ...] = ()
+    domain: str | None = None
+    dns_server: str | None = None
 
     @classmethod
     def from_params(cls, params: Mapping) -> AdSettings:
-        host, port, tls = _server_address(params["ad_server"], params["ad_tls"])
+        tls = params["ad_tls"]
+        given = params.get("ad_server") or []
+        servers = tuple(_server_address(server, tls)[:2] for server in ([given] if isinstance(given, str) else given))
+        if not servers and not params.get("ad_domain"):
+            raise ConfigurationError("no domain controller given",
+                                     hint="set ad_server (one or more DCs) or ad_domain to find its DCs in DNS")
         if tls == "none" and not params.get("ad_allow_plaintext"):
             raise ConfigurationError(
                 "ad_tls=none would send the bind password in clear text",
                 hint="use ad_tls: ldaps or starttls; for an isolated lab set ad_allow_plaintext: true",
             )
+        first = servers[0] if servers else (None, None)
         settings = cls(
-            host=host,
-            port=port,
+            host=first[0],
+            port=first[1],
             tls=tls,
             username=params.get("ad_username"),
             password=params.get("ad_password"),
@@ -113,9 +128,38 @@ class AdSettings:
             validate_certs=params.get("ad_validate_certs", True),
             base_dn=params.get("ad_base_dn"),
             timeout=params.get("ad_timeout") or 30,
+            servers=servers,
+            domain=params.get("ad_domain"),
+            dns_server=params.get("ad_dns_server"),
         )
         bind_method(settings.auth).validate(settings)
         return settings
+
+    def candidates(self) -> list[tuple[str, int]]:
+        """The DCs to try in order: those given, else the domain's from DNS SRV (RFC 2782 order)."""
+        if self.servers:
+            return list(self.servers)
+        name = f"_ldap._tcp.dc._msdcs.{self.domain.strip('.')}"
+        resolvers = [self.dns_server] if self.dns_server else nameservers()
+        try:
+            records = ordered(lookup_srv(name, resolvers, timeout=min(self.timeout, 5)))
+        except DnsError as err:
+            raise AdConnectionError(f"can't find the domain controllers of {self.domain}: {err}",
+                                    hint=err.hint) from err
+        if not records:
+            raise AdConnectionError(f"DNS has no domain controllers for {self.domain} ({name} has no SRV record)",
+                                    hint="check ad_domain (the AD DNS domain, e.g. contoso.com) and ad_dns_server, "
+                                         "or name the DCs in ad_server")
+        # The SRV record gives the LDAP port; LDAPS is on 636 of the same DC.
+        return [(record.target, 636 if self.tls == "ldaps" else record.port) for record in records]
+
+
+def _raise_bind_refusal(settings, err: Exception, where: str) -> None:
+    """The bind method's own reading of a failed bind (NTLM's missing channel binding), when it has one."""
+    refusal = getattr(bind_method(settings.auth), "refusal", None)
+    reading = refusal(err, where) if refusal else None
+    if reading is not None:
+        raise AdConnectionError(reading[0], hint=reading[1], stage="bind") from err
 
 
 def _server_address(server: str, tls: str) -> tuple[str, int, str]:
@@ -213,7 +257,32 @@ class AdSession:
             ) from err
 
     def _connect(self):
-        settings = self.settings
+        """A bound connection to the first DC that answers; one that can't be reached is passed over.
+
+        A refused certificate or bind is not: the next DC would refuse it the same way, and each bind
+        tried counts towards the account's lockout.
+        """
+        unreachable = []
+        for host, port in self.settings.candidates():
+            settings = replace(self.settings, host=host, port=port)
+            try:
+                connection = self._connect_to(settings)
+            except AdConnectionError as err:
+                if err.stage != "reach":
+                    self.settings = settings  # the DC that answered and then refused
+                    raise
+                unreachable.append(err)
+                continue
+            self.settings = settings
+            return connection
+        if len(unreachable) == 1:
+            raise unreachable[0]
+        raise AdConnectionError(f"none of {len(unreachable)} domain controllers answered: "
+                                + "; ".join(str(err) for err in unreachable),
+                                hint=unreachable[-1].hint)
+
+    @staticmethod
+    def _connect_to(settings):
         tls = None
         if settings.tls != "none":
             tls = _VerifiedTls(
@@ -245,9 +314,11 @@ class AdSession:
                 connection.start_tls()
             connection.bind()
         except ldap_errors.LDAPInvalidCredentialsResult as err:
+            _raise_bind_refusal(settings, err, where)
             raise AdConnectionError(
                 f"{where} refused the credentials of {settings.username!r}",
                 hint="check ad_username and ad_password (for simple binds use a UPN or a DN)",
+                stage="bind",
             ) from err
         except (ldap_errors.LDAPSocketOpenError, ldap_errors.LDAPStartTLSError, ssl.SSLError, OSError) as err:
             refused = _CERTIFICATE_REFUSED.search(str(err))
@@ -256,10 +327,12 @@ class AdSession:
                     f"{where} presented a certificate that failed verification over {settings.tls}: "
                     f"{refused.group(1).strip()}",
                     hint=_tls_hint(err),
+                    stage="tls",
                 ) from err
             raise AdConnectionError(f"could not reach {where} over {settings.tls}: {err}", hint=_tls_hint(err)) from err
         except ldap_errors.LDAPException as err:
-            raise AdConnectionError(f"{where}: {err}") from err
+            _raise_bind_refusal(settings, err, where)
+            raise AdConnectionError(f"{where}: {err}", stage="bind") from err
         return connection
 
     @property

@@ -53,6 +53,27 @@ class NtlmBind:
     def connection_kwargs(self, settings, ldap3) -> dict:
         return {"user": settings.username, "password": settings.password, "authentication": ldap3.NTLM}
 
+    @staticmethod
+    def refusal(err: Exception, where: str) -> tuple[str, str] | None:
+        """What an NTLM bind's failure means, when it is the missing channel binding or a DC without Sicily NTLM.
+
+        ldap3's NTLM sends no channel binding token: a DC that enforces LDAP channel binding answers
+        invalidCredentials with data 80090346 (SEC_E_BAD_BINDINGS), and a Samba DC, which has no
+        Sicily NTLM at all, just ends the session.
+        """
+        text = str(err)
+        if "80090346" in text:
+            problem = f"{where} refused the NTLM bind for its missing channel binding (data 80090346)"
+        elif "session terminated by server" in text.lower():
+            problem = (f"{where} ended the session at the NTLM bind (session terminated by server): it takes no NTLM "
+                       "from ldap3, which sends no "
+                       "channel binding (a DC that enforces LDAP channel binding refuses it; a Samba DC has no "
+                       "NTLM bind at all)")
+        else:
+            return None
+        return problem, ("use ad_auth: kerberos (a ticket from kinit), or ad_auth: simple over LDAPS (ad_tls: ldaps), "
+                         "which such DCs accept")
+
 
 def md4_available() -> bool:
     """Whether ldap3 can compute the NT hash: hashlib's MD4, else its pycryptodome fallback."""
@@ -86,11 +107,14 @@ class KerberosBind:
                 hint="pip install gssapi (it builds against MIT Kerberos, e.g. Debian's libkrb5-dev), "
                 "then kinit before the play",
             ) from err
-        if _is_ip_address(settings.host):
-            raise ConfigurationError(
-                f"ad_auth=kerberos needs the domain controller's host name in ad_server, not {settings.host}",
-                hint="the ticket is for the service ldap/<host name>; name the DC as its SPN does (dc01.contoso.com)",
-            )
+        # Discovered DCs come by host name (SRV targets); given ones must be named so too.
+        for host, _port in settings.servers:
+            if _is_ip_address(host):
+                raise ConfigurationError(
+                    f"ad_auth=kerberos needs the domain controller's host name in ad_server, not {host}",
+                    hint="the ticket is for the service ldap/<host name>; name the DC as its SPN does "
+                         "(dc01.contoso.com)",
+                )
         # Checked here because a failure inside ldap3's SASL exchange reaches us only as the
         # server's answer to the aborted bind, without the Kerberos reason.
         try:

@@ -11,7 +11,10 @@ from __future__ import annotations
 from ansible.module_utils.basic import env_fallback
 
 AD_CONNECTION_SPEC = {
-    "ad_server": {"type": "str", "required": True, "fallback": (env_fallback, ["HYBRID_AD_SERVER"])},
+    # Not required: ad_domain finds the DCs instead (AdSettings asks for one of the two).
+    "ad_server": {"type": "list", "elements": "str", "fallback": (env_fallback, ["HYBRID_AD_SERVER"])},
+    "ad_domain": {"type": "str", "fallback": (env_fallback, ["HYBRID_AD_DOMAIN"])},
+    "ad_dns_server": {"type": "str", "fallback": (env_fallback, ["HYBRID_AD_DNS_SERVER"])},
     "ad_username": {"type": "str", "fallback": (env_fallback, ["HYBRID_AD_USERNAME"])},
     "ad_password": {"type": "str", "no_log": True, "fallback": (env_fallback, ["HYBRID_AD_PASSWORD"])},
     "ad_auth": {

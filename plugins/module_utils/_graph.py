@@ -18,8 +18,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError
+from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError, HybridIdentityError
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_auth import credential_for
+from ansible_collections.hybrid.identity.plugins.module_utils._graph_clouds import (
+    CLOUDS,
+    PUBLIC_AUTHORITY_HOST,
+    PUBLIC_GRAPH_ENDPOINT,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_errors import (
     GraphError,
     GraphUnreachable,
@@ -47,8 +52,6 @@ except ImportError as import_error:  # reported by the module with missing_requi
     MsalServiceError = RuntimeError  # never raised: the module stops at missing_required_lib first
     GRAPH_IMPORT_ERROR = import_error
 
-PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com"
-PUBLIC_GRAPH_ENDPOINT = "https://graph.microsoft.com"
 API_VERSION = "v1.0"
 TIMEOUT = (10, 60)  # seconds to connect, seconds between bytes of the answer
 USER_AGENT = "hybrid.identity (Ansible collection)"
@@ -64,30 +67,40 @@ class GraphSettings:
     """The Graph connection options (doc fragment ``hybrid.identity.graph_auth``), checked."""
 
     tenant_id: str
-    client_id: str
+    client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     client_certificate: str | None = None
+    client_certificate_password: str | None = field(default=None, repr=False)
+    federated_token_file: str | None = None
+    managed_identity: str | None = None
     authority_host: str = PUBLIC_AUTHORITY_HOST
     graph_endpoint: str = PUBLIC_GRAPH_ENDPOINT
     ca_cert: str | None = None
     validate_certs: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("tenant_id", "client_id"):
-            if not getattr(self, name):
-                raise ConfigurationError(f"{name} is not set", hint=f"set {name} or AZURE_{name.upper()}")
+        if not self.tenant_id:
+            raise ConfigurationError("tenant_id is not set", hint="set tenant_id or AZURE_TENANT_ID")
+        # A system-assigned managed identity is the host's own: it has no client ID to give.
+        if not self.client_id and self.managed_identity != "system":
+            raise ConfigurationError("client_id is not set", hint="set client_id or AZURE_CLIENT_ID")
         object.__setattr__(self, "authority_host", _service_root("authority_host", self.authority_host))
         object.__setattr__(self, "graph_endpoint", _service_root("graph_endpoint", self.graph_endpoint))
 
     @classmethod
     def from_params(cls, params: Mapping) -> GraphSettings:
+        cloud = cloud_endpoints(params.get("cloud"))
         return cls(
             tenant_id=params["tenant_id"],
-            client_id=params["client_id"],
+            client_id=params.get("client_id"),
             client_secret=params.get("client_secret"),
             client_certificate=params.get("client_certificate"),
-            authority_host=params.get("authority_host") or PUBLIC_AUTHORITY_HOST,
-            graph_endpoint=params.get("graph_endpoint") or PUBLIC_GRAPH_ENDPOINT,
+            client_certificate_password=params.get("client_certificate_password"),
+            federated_token_file=params.get("federated_token_file"),
+            managed_identity=params.get("managed_identity"),
+            # Endpoints given explicitly (or through their environment variables) win over the cloud's.
+            authority_host=params.get("authority_host") or cloud.authority_host,
+            graph_endpoint=params.get("graph_endpoint") or cloud.graph_endpoint,
             ca_cert=params.get("graph_ca_cert"),
             validate_certs=params.get("graph_validate_certs", True),
         )
@@ -109,24 +122,26 @@ class GraphSettings:
         return f"{self.graph_endpoint}/.default"
 
 
+def cloud_endpoints(name: str | None):
+    """The identity platform and Graph of the named cloud; the public cloud when none is named."""
+    if name is None or name == "":
+        return CLOUDS["public"]
+    try:
+        return CLOUDS[name]
+    except KeyError:
+        raise ConfigurationError(f"cloud {name!r} is not one of {', '.join(CLOUDS)}",
+                                 hint="name the tenant's cloud, or set authority_host and graph_endpoint") from None
+
+
 def _service_root(option: str, url: str) -> str:
-    parts = urlsplit(url or "")
+    # A bare host is https, as in azure-identity's AZURE_AUTHORITY_HOST constants (login.microsoftonline.us).
+    parts = urlsplit(url if "://" in (url or "") else f"https://{url or ''}")
     # rule book §8: msal needs an https authority; a bearer token never goes over plain http either.
     if parts.scheme != "https" or not parts.netloc or parts.path.strip("/") or parts.query:
         raise ConfigurationError(f"{option} must be an https service root such as https://host, not {url!r}",
                                  hint=f"give only scheme and host in {option} (no tenant, no /v1.0)")
     # Host names compare without case; Graph writes its next links in lower case.
     return f"https://{parts.netloc.lower()}"
-
-
-def msal_options(settings: GraphSettings) -> dict:
-    """How the msal confidential client is pointed at the tenant: its authority, and whether it may look it up.
-
-    rule book §8: only the public cloud's authority is checked through instance discovery
-    (which asks login.microsoftonline.com); anywhere else msal must talk to authority_host alone.
-    """
-    return {"authority": settings.authority,
-            "instance_discovery": settings.authority_host == PUBLIC_AUTHORITY_HOST}
 
 
 @dataclass(frozen=True)
@@ -191,7 +206,6 @@ class GraphClient:
         self.retry = retry or RetryPolicy()
         self._credential = credential_for(settings)
         self._session = GraphHttpSession(settings.verify, watched_host=f"{settings.authority_host}/")
-        self._msal_app = None
         self._random = random.Random()  # noqa: S311 - backoff jitter, not a secret
 
     def __enter__(self) -> GraphClient:
@@ -225,8 +239,9 @@ class GraphClient:
             if busy is None:
                 if result is None:  # pragma: no cover - _BusyIdentityPlatform is raised only when busy
                     raise GraphError("the identity platform failed without an answer")
-                raise token_error(result, self.settings.client_id, self._credential.uses_certificate,
-                                  self.settings.client_secret)
+                credential = self._credential
+                raise token_error(result, self.settings.client_id or "(system-assigned)", credential.label,
+                                  self.settings.client_secret, hint=credential.refused_hint)
             status, asked = busy
             wait = next_wait(self.retry, attempt, time.monotonic() - started,
                              max(asked if asked is not None else MSAL_THROTTLE_SECONDS, 0.0), self._random.random())
@@ -247,36 +262,13 @@ class GraphClient:
 
     def _acquire_token(self) -> dict:
         try:
-            return self._app().acquire_token_for_client(scopes=[self.settings.scope])
-        except MsalServiceError:
-            # msal raises on a 5xx token answer; the status it hides is on the session.
+            return self._credential.acquire_token(self.settings, self._session)
+        except (HybridIdentityError, ValueError, MsalServiceError):
+            # msal raises on a 5xx answer, and a failed tenant discovery reads as an unknown tenant: when the
+            # session saw the identity platform busy, it is that, whatever msal made of it.
             if self._busy_identity_answer() is None:
                 raise
             raise _BusyIdentityPlatform() from None
-
-    def _app(self):
-        if self._msal_app is None:
-            settings = self.settings
-            try:
-                self._msal_app = msal.ConfidentialClientApplication(
-                    settings.client_id,
-                    client_credential=self._credential.msal_credential(settings),
-                    http_client=self._session,
-                    **msal_options(settings),
-                )
-            except (ValueError, MsalServiceError) as err:
-                if self._busy_identity_answer() is not None:
-                    # the tenant's discovery met a busy service (429, 5xx): not an unknown tenant
-                    raise _BusyIdentityPlatform() from None
-                # msal says "Unable to get authority configuration" when tenant discovery fails.
-                if "authority" in str(err).lower() or "discovery" in str(err).lower():
-                    raise ConfigurationError(
-                        f"tenant {settings.tenant_id} is unknown at {settings.authority_host}",
-                        hint="check tenant_id (a GUID or a verified domain) and that authority_host is its cloud",
-                    ) from None
-                raise ConfigurationError(f"msal refused the credential of application {settings.client_id}: {err}",
-                                         hint="check that client_certificate holds an RSA private key") from None
-        return self._msal_app
 
     # --- requests -----------------------------------------------------------------------
 

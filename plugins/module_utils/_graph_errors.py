@@ -125,9 +125,13 @@ def _graph_hint(status: int, code: str) -> str:
     return "quote the request-id when you ask Microsoft support."
 
 
-def token_error(result: Mapping, client_id: str, uses_certificate: bool,
-                secret: str | None = None) -> HybridIdentityError:
-    """The typed error for a failed token request (msal's result dict); ``secret`` is scrubbed from the text."""
+def token_error(result: Mapping, client_id: str, credential: str, secret: str | None = None,
+                hint: str = "") -> HybridIdentityError:
+    """The typed error for a failed token request (msal's result dict); ``secret`` is scrubbed from the text.
+
+    ``credential`` names what signed in (``client secret``, ``client certificate``, ``federated token``,
+    ``managed identity``); ``hint`` is what to check when the identity platform refused it.
+    """
     error = str(result.get("error") or "token_error")
     codes = result.get("error_codes") or []
     aadsts = codes[0] if codes and isinstance(codes[0], int) else None
@@ -135,11 +139,10 @@ def token_error(result: Mapping, client_id: str, uses_certificate: bool,
     if secret:
         description = description.replace(secret, "********")
     if error in CREDENTIAL_ERRORS:
-        credential = "client certificate" if uses_certificate else "client secret"
-        hint = _CREDENTIAL_HINTS.get(aadsts) or (_CERTIFICATE_HINT if uses_certificate else _SECRET_HINT)
+        default_hint = {"client certificate": _CERTIFICATE_HINT, "client secret": _SECRET_HINT}.get(credential, hint)
         return CredentialRefused(
             f"The identity platform refused the {credential} of application {client_id} ({description})",
-            hint=hint, aadsts=aadsts)
+            hint=_CREDENTIAL_HINTS.get(aadsts) or default_hint, aadsts=aadsts)
     correlation = str(result.get("correlation_id") or "")
     return GraphError(f"No token for application {client_id}: {error} ({description})",
                       hint="check tenant_id, authority_host and graph_endpoint: one tenant in one cloud.",

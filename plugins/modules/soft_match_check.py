@@ -31,7 +31,7 @@ extends_documentation_fragment:
 options:
   ad_server:
     description:
-      - The domain controller to read the scope from. Not needed when O(onprem_users) is given.
+      - The domain controllers to read the scope from (or O(ad_domain)). Not needed when O(onprem_users) is given.
     required: false
   tenant_id:
     description:
@@ -366,8 +366,9 @@ def both_sides(params, warnings):
     """
     if params["onprem_users"] is not None:
         return (params["onprem_users"], "given as data"), cloud_side(params, warnings)
-    if not params["ad_server"]:
-        raise HybridIdentityError("no on-prem users to check", hint="give ad_server (and credentials) or onprem_users")
+    if not (params["ad_server"] or params["ad_domain"]):
+        raise HybridIdentityError("no on-prem users to check",
+                                  hint="give ad_server or ad_domain (and credentials) or onprem_users")
     with AdSession(AdSettings.from_params(params)) as ad, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph") as pool:
         cloud = pool.submit(cloud_side, params, warnings)

@@ -148,3 +148,5 @@ def test_ntlm_is_refused_by_samba_which_has_no_sicily_bind(lab, lab_vars):
     # Samba ends the connection on the first NTLM message (LDAP_PROTOCOL_ERROR in its log).
     assert status == "FAILED", output
     assert "session terminated by server" in result["msg"], result
+    assert "sends no channel binding" in result["msg"]
+    assert "ad_auth: kerberos" in result["hint"] and "simple over LDAPS" in result["hint"]

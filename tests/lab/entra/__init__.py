@@ -32,6 +32,7 @@ from pathlib import Path
 from ._cloud_scenario import AD_REFERENCE, ScenarioError, resolve_anchor
 from ._credentials import CREDENTIALS_FILE, Credentials
 from ._sync_job import sync_ids
+from ._workload import Workload
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PID_FILE = "entra.pid"
@@ -185,6 +186,7 @@ class EntraEmulator:
             "lab_sync_service_principal_id": sync_ids(credentials.tenant_id).service_principal_id,
             "lab_sync_job_id": sync_ids(credentials.tenant_id).job_id,
         }
+        found.update(Workload.ensure(self.lab_dir, credentials).vars(self.base_url))
         if self.ca_cert:
             found["graph_ca_cert"] = str(self.ca_cert.resolve())
         return found

@@ -16,6 +16,7 @@ from ._recorder import RequestRecorder
 from ._sync_service import SyncService
 from ._throttle import Throttle
 from ._tokens import DEFAULT_TOKEN_LIFETIME, TokenService
+from ._workload import ManagedIdentityEndpoint, Workload
 
 
 class Emulator:
@@ -23,11 +24,14 @@ class Emulator:
         self.credentials = Credentials.ensure(lab_dir)
         self.directory = Directory(self.credentials.tenant_id)
         self.tokens = TokenService(self.credentials, token_lifetime)
+        self.workload = Workload.ensure(lab_dir, self.credentials)
+        self.managed_identity = ManagedIdentityEndpoint(self.workload, self.tokens)
         self.faults = FaultInjector()
         self.throttle = Throttle()
         self.recorder = RequestRecorder()
         self.identity = IdentityPlatform(self.credentials, self.tokens, self.directory.tenant_names,
-                                         lambda: self.directory.settings.display_name, self.faults)
+                                         lambda: self.directory.settings.display_name, self.faults,
+                                         federation=self.workload)
         self.sync = SyncService(self.directory, lab_dir, self.credentials.tenant_id)
         self.graph = GraphService(self.directory, self.tokens, self.throttle, self.faults, self.recorder)
         self.graph.sync = self.sync
@@ -41,6 +45,8 @@ class Emulator:
         started = time.perf_counter()
         if self.identity.handles(request.path):
             response = self.identity.handle(request)
+        elif self.managed_identity.handles(request.path):
+            response = self.managed_identity.handle(request)
         else:
             response = Response.json(404, {"error": "not_found",
                                            "error_description": f"The lab has nothing at {request.path}."})

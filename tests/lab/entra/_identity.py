@@ -30,9 +30,11 @@ _PATHS = re.compile(
 
 class IdentityPlatform:
     def __init__(self, credentials: Credentials, tokens: TokenService,
-                 tenant_names: Callable[[], set[str]], tenant_display_name: Callable[[], str], faults=None):
+                 tenant_names: Callable[[], set[str]], tenant_display_name: Callable[[], str], faults=None,
+                 federation=None):
         self.credentials = credentials
         self.faults = faults                       # a FaultInjector: its token_script answers first
+        self.federation = federation               # the workload's federated identity credentials (_workload.py)
         self.tokens = tokens
         self._tenant_names = tenant_names          # domain names that also name the tenant
         self._tenant_display_name = tenant_display_name
@@ -204,6 +206,12 @@ class IdentityPlatform:
                 raise TokenError(400, "invalid_request", 7000216,
                                  "'client_assertion_type' must be "
                                  f"'{JWT_BEARER}' when 'client_assertion' is present.")
+            if self.federation is not None and self.federation.presented(assertion, app.client_id):
+                try:
+                    self.federation.verify_federated(assertion, app)
+                except AssertionProblem as problem:
+                    raise TokenError(401, "invalid_client", problem.aadsts, problem.description) from problem
+                return "certificate"
             base = request.base_url
             audiences = [f"{base}/{name}/oauth2/{version}token" for name in sorted({tenant, tenant_id})
                          for version in ("v2.0/", "")]

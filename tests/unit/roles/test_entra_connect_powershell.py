@@ -152,7 +152,7 @@ def test_reports_one_line_of_json_with_every_status():
 
 
 def test_the_role_runs_the_script_on_the_connect_server_with_its_parameters():
-    tasks = yaml.safe_load((ROLE / "tasks" / "entra_connect.yml").read_text())
+    tasks = yaml.safe_load((ROLE / "tasks" / "entra_connect_cycle.yml").read_text())
     [run] = [task for task in tasks if "ansible.windows.win_powershell" in task]
     call = run["ansible.windows.win_powershell"]
     assert (ROLE / "files" / call["path"]) == SCRIPT_PATH

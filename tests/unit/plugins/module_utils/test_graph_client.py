@@ -7,11 +7,8 @@ msal asks for and answers none, so what msal would contact first is seen, and no
 import pytest
 import requests
 
-from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
-    GraphClient,
-    GraphSettings,
-    msal_options,
-)
+from ansible_collections.hybrid.identity.plugins.module_utils._graph import GraphClient, GraphSettings
+from ansible_collections.hybrid.identity.plugins.module_utils._graph_auth import msal_options
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_errors import GraphUnreachable
 
 CONNECTION = {"tenant_id": "contoso.onmicrosoft.com", "client_id": "app-1", "client_secret": "s"}

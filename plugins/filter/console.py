@@ -24,6 +24,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._onboard_summary i
     onboard_counts,
     onboard_rows,
 )
+from ansible_collections.hybrid.identity.plugins.module_utils._report import onboard_page as _onboard_page
 
 
 def _mapping(value, name: str) -> Mapping:
@@ -69,6 +70,12 @@ def onboard_summary(after, before=None, created=None, pairs=None, candidates=Non
     return {"rows": rows, "counts": counts, "table": table, "counts_line": counts_line(counts)}
 
 
+def onboard_page(summary, **meta):
+    """The before/after page of an onboarding, from what onboard_summary returned, as HTML text."""
+    summary = _mapping(summary, "onboard_page")
+    return _onboard_page(summary.get("rows") or (), summary.get("counts") or {}, meta)
+
+
 def needs_person(results, held_back=None, accept_variable=""):
     """Who needs a person, most urgent first, why and what to do, as lines."""
     return attention_block(results or (), held_back or (), accept_variable)
@@ -97,6 +104,7 @@ class FilterModule:
             "audit_lines": audit_lines,
             "align_lines": align_lines,
             "onboard_summary": onboard_summary,
+            "onboard_page": onboard_page,
             "needs_person": needs_person,
             "refusals": refusals,
             "warn": warn,

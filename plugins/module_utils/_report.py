@@ -28,6 +28,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._attention import 
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
 from ansible_collections.hybrid.identity.plugins.module_utils._report_template import (
     HTML_TEMPLATE,
+    ONBOARD_TEMPLATE,
     OUTCOME_STYLES,
     PAGE_SIZES,
     UNKNOWN_OUTCOME_STYLE,
@@ -309,3 +310,32 @@ def finding_table(finding_counts: dict, codes: Iterable[tuple[str, str]]) -> lis
     table = [{"code": code, "count": count, "severity": severities.get(code, "")}
              for code, count in finding_counts.items()]
     return sorted(table, key=lambda row: (SEVERITY_RANK.get(row["severity"], 3), -row["count"], row["code"]))
+
+
+ONBOARD_TILES = (  # count key, label, colour
+    ("users", "users in scope", "#1c2b3a"),
+    ("joined", "joined their cloud user", OUTCOME_STYLES["already_synced"][0]),
+    ("created", "created on-prem from a cloud user", OUTCOME_STYLES["hard_match"][0]),
+    ("aligned", "addresses aligned", OUTCOME_STYLES["soft_match_smtp"][0]),
+    ("to sync", "to sync", OUTCOME_STYLES["new_user"][0]),
+    ("nothing to do", "nothing to do", OUTCOME_STYLES["excluded"][0]),
+    ("left alone", "left alone", OUTCOME_STYLES["blocked"][0]),
+)
+
+
+def onboard_page(rows: Iterable[dict], counts: dict, meta: dict) -> str:
+    """The before/after page of one onboarding (rows and counts of _onboard_summary), self-contained."""
+    import jinja2  # Ansible ships it
+
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                                     lstrip_blocks=True)
+    shown = [row | {"before_colour": outcome_style(row["before"] or "new_user")[0],
+                    "after_colour": outcome_style(row["after"])[0]} for row in rows]
+    return environment.from_string(ONBOARD_TEMPLATE).render(
+        meta={"scope": "", "run_id": None, "generated_at": "", "check_mode": False, "collection_version": "",
+              "reports_before": None, "reports_after": None} | meta,
+        tiles=[{"key": key, "label": label, "colour": colour, "count": counts.get(key, 0)}
+               for key, label, colour in ONBOARD_TILES],
+        why=list((counts.get("left_alone_why") or {}).items()),
+        rows=shown,
+    )

@@ -534,3 +534,122 @@ footer { color: var(--muted); font-size: 12px; margin-top: 16px; }
 </body>
 </html>
 """
+
+# The before/after page of one onboarding run: what a manager reads. The users are few enough to be rows of
+# the page itself (an onboarding runs over a scope, usually an OU); the look is the soft match report's.
+ONBOARD_TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="hybrid.identity {{ meta.collection_version }}">
+<title>Onboarding before and after &middot; {{ meta.scope }}</title>
+<style>
+:root { --ink: #1a202c; --muted: #5f6b7a; --line: #e2e8f0; --page: #f4f6f9; --card: #fff; --head: #1c2b3a;
+  --error: #c53030; --mono: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Liberation Mono", monospace; }
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--page); color: var(--ink);
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+header.page { background: var(--head); color: #fff; padding: 20px 32px 18px; }
+header.page h1 { margin: 0 0 10px; font-size: 21px; font-weight: 600; }
+header.page h1 span { color: #a3bdd6; font-weight: 400; }
+header.page dl { display: flex; flex-wrap: wrap; gap: 4px 32px; margin: 0; }
+header.page dt { color: #a3bdd6; font-size: 11px; text-transform: uppercase; letter-spacing: .06em; }
+header.page dd { margin: 0; font-family: var(--mono); font-size: 13px; overflow-wrap: anywhere; }
+main { padding: 22px 32px 40px; }
+h2 { margin: 0 0 12px; font-size: 15px; font-weight: 600; }
+.tiles { display: flex; flex-wrap: wrap; gap: 14px; margin-bottom: 18px; }
+.tile { flex: 1 1 140px; background: var(--card); border: 1px solid var(--line); border-radius: 8px;
+  padding: 12px 16px; border-top: 3px solid var(--c, #4a5568); }
+.tile b { display: block; font-size: 26px; font-weight: 600; line-height: 1.2; }
+.tile span { color: var(--muted); font-size: 12px; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 16px 20px;
+  margin-bottom: 18px; }
+table { border-collapse: collapse; width: 100%; table-layout: fixed; }
+th { text-align: left; font-size: 11px; text-transform: uppercase; letter-spacing: .05em; color: #4a5568;
+  background: #edf2f7; padding: 8px 10px; border-bottom: 1px solid #cbd5e0; }
+td { padding: 7px 10px; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.addr { font-family: var(--mono); font-size: 12px; }
+.badge { display: inline-block; font-size: 12px; font-weight: 600; padding: 2px 8px; border-radius: 999px;
+  color: var(--c); border: 1px solid var(--c); max-width: 100%; overflow-wrap: anywhere; }
+.changed { background: #fffbea; }
+.arrow { color: var(--muted); }
+tr.person td:first-child { box-shadow: inset 3px 0 0 var(--error); }
+ul.todo { margin: 4px 0 0; padding-left: 18px; color: #2d3748; }
+ul.todo code { font-family: var(--mono); font-size: 11.5px; font-weight: 600; color: var(--error); }
+.muted { color: var(--muted); }
+footer { color: var(--muted); font-size: 12px; margin-top: 16px; }
+</style>
+</head>
+<body>
+<header class="page">
+  <h1>Onboarding <span>&middot; every user before and after this run</span></h1>
+  <dl>
+    <div><dt>Scope</dt><dd>{{ meta.scope }}</dd></div>
+    <div><dt>Run</dt><dd id="run-id">{{ meta.run_id or "-" }}</dd></div>
+    <div><dt>Generated</dt><dd>{{ meta.generated_at }}</dd></div>
+    <div><dt>Mode</dt><dd>{{ "check (a plan: nothing was written)" if meta.check_mode else "run" }}</dd></div>
+  </dl>
+</header>
+<main>
+<section class="tiles" aria-label="Counts">
+{% for tile in tiles %}
+  <div class="tile" style="--c: {{ tile.colour }}" data-count="{{ tile.key }}"><b>{{ tile.count }}</b>
+    <span>{{ tile.label }}</span></div>
+{% endfor %}
+</section>
+<section class="card" aria-label="Left alone">
+  <h2>Left alone, and why</h2>
+{% if why %}
+  <table class="why">
+    <colgroup><col><col style="width: 120px"></colgroup>
+    <thead><tr><th>Reason</th><th>Users</th></tr></thead>
+    <tbody>
+{% for reason, count in why %}
+      <tr><td class="addr">{{ reason }}</td><td class="n">{{ count }}</td></tr>
+{% endfor %}
+    </tbody>
+  </table>
+{% else %}
+  <p class="muted">The run left nobody alone.</p>
+{% endif %}
+</section>
+<section class="card" aria-label="Users">
+  <h2>Users, who needs a person first</h2>
+  <table class="users" id="users">
+    <colgroup><col style="width: 12%"><col style="width: 20%"><col style="width: 26%"><col></colgroup>
+    <thead><tr><th>User</th><th>Outcome before &rarr; after</th><th>Cloud primary before &rarr; now</th>
+      <th>What the run did, or why not, and what to do</th></tr></thead>
+    <tbody>
+{% for row in rows %}
+      <tr data-user="{{ row.user }}" data-before="{{ row.before or '' }}" data-after="{{ row.after }}"
+          class="{{ 'person' if row.needs_person else '' }}">
+        <td><b>{{ row.user }}</b></td>
+        <td class="{{ 'changed' if row.before != row.after else '' }}">
+          <span class="badge" style="--c: {{ row.before_colour }}">{{ row.before or "new on-prem" }}</span>
+          <span class="arrow">&rarr;</span>
+          <span class="badge" style="--c: {{ row.after_colour }}">{{ row.after }}</span></td>
+        <td class="addr {{ 'changed' if row.cloud_before != row.cloud_now else '' }}">{{ row.cloud_before or "-" }}
+          <span class="arrow">&rarr;</span> {{ row.cloud_now or "-" }}</td>
+        <td class="verdict">{{ row.verdict }}
+{% if row.needs_person %}
+          <ul class="todo">
+{% for finding in row.findings if finding.severity == "error" %}
+            <li><code>{{ finding.code }}</code> {{ finding.message }}</li>
+{% endfor %}
+          </ul>
+{% endif %}
+        </td>
+      </tr>
+{% endfor %}
+    </tbody>
+  </table>
+</section>
+<footer>hybrid.identity {{ meta.collection_version }} &middot; onboarding before and after &middot;
+  the reports of the predictions: {{ meta.reports_before or "-" }} and {{ meta.reports_after or "-" }}
+  &middot; directory data: handle as confidential</footer>
+</main>
+</body>
+</html>
+"""

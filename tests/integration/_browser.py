@@ -9,15 +9,31 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--hide-scrollbars", "--remote-debugging-pipe",
 ]
+
+
+def find_chromium() -> str:
+    """Chromium from Debian, installed with apt-get when missing (CI runs as root); else the test is skipped."""
+    if shutil.which("chromium") is None:
+        if os.geteuid() != 0:
+            pytest.skip("chromium is missing; as root run: apt-get install -y chromium")
+        env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "chromium"]
+        if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
+            subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=True)
+            subprocess.run(install, env=env, capture_output=True, check=True)
+    return shutil.which("chromium")
 
 
 class BrowserError(AssertionError):

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
 import subprocess
 import time
 from html.parser import HTMLParser
@@ -18,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.hybrid.identity.plugins.module_utils._report import write_reports
-from tests.integration._browser import Browser
+from tests.integration._browser import Browser, find_chromium
 
 OUTPUT = Path(__file__).resolve().parents[1] / "output" / "report_browser"
 SCRIPT = "<script>alert(1)</script>"
@@ -96,16 +94,7 @@ def summary_of(results: list[dict]) -> dict:
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Chromium from Debian, installed with apt-get when missing (CI runs as root)."""
-    if shutil.which("chromium") is None:
-        if os.geteuid() != 0:
-            pytest.skip("chromium is missing; as root run: apt-get install -y chromium")
-        env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "chromium"]
-        if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
-            subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=True)
-            subprocess.run(install, env=env, capture_output=True, check=True)
-    return shutil.which("chromium")
+    return find_chromium()
 
 
 @pytest.fixture(scope="module")

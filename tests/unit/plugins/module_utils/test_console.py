@@ -166,3 +166,20 @@ def test_onboard_rows_and_counts():
                       "left alone": 1, "left_alone_why": {"admin_role": 1}}
     assert counts_line(counts) == ("5 users: 2 joined, 1 to sync, 1 created on-prem, 1 aligned, 1 with nothing to do, "
                                    "1 left alone (admin_role 1)")
+
+
+def test_the_page_of_the_run_escapes_values_and_shows_every_row():
+    from ansible_collections.hybrid.identity.plugins.module_utils._report import onboard_page
+
+    script = "<script>alert(1)</script>"
+    before = [result(script, "blocked", [finding("admin_role", message=f"remove {script}")], "a@c")]
+    after = [result(script, "blocked", [finding("admin_role", message=f"remove {script}")], "a@c"),
+             result("nora", "already_synced", cloud_primary="nora@c")]
+    rows = onboard_rows(before, after, created=[{"distinguished_name": f"CN=nora,{OU}"}])
+    page = onboard_page(rows, onboard_counts(rows), {"scope": OU, "run_id": "r-1", "generated_at": "now"})
+    assert script not in page
+    assert "remove &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("<tr data-user=") == 2
+    assert '<dd id="run-id">r-1</dd>' in page
+    assert '<tr><td class="addr">admin_role</td><td class="n">1</td></tr>' in page
+    assert "http://" not in page and "https://" not in page

@@ -285,6 +285,27 @@ def test_check_mode_of_the_onboard_playbook_by_its_name_changes_nothing_anywhere
     assert (tmp_path / "reports" / "before" / "soft_match_report.html").is_file()  # the demo's report_dir was used
     # the plan is shown: the transfer, the alignment and the users held back
     assert "nora" in completed.stdout and "addresses aligned" in completed.stdout
+    # predicted from the planned state, the dry run syncs whom the run joins, the users to create on-prem included
+    to_sync = len(EXPECT["joined"]) + len(EXPECT["transferred"]) + len(EXPECT["created"])
+    assert f"0 joined, {to_sync} to sync, {len(EXPECT['transferred'])} created on-prem" in completed.stdout
+    for sam in EXPECT["transferred"]:
+        assert re.search(rf"^\s*\"{sam}\s.*created on-prem from the cloud user, to sync\",$", completed.stdout,
+                         re.MULTILINE), sam
+    assert (tmp_path / "reports" / "onboard.html").is_file()
+
+
+def test_check_mode_without_the_matching_window_warns_naming_the_variable(lab, lab_vars, tmp_path):
+    lab.load(DEMO)
+    completed = run(lab, tmp_path, playbook="onboard", check=True,
+                    **(DEMO_ONBOARD_VARS | {"onboard_open_matching_window": False}))
+
+    assert recap(completed)[1] == 0, completed.stdout[-6000:] + completed.stderr
+    output = completed.stdout + completed.stderr
+    assert re.search(r"\[WARNING\]: \d+ user\(s\) come out blocked because the tenant blocks soft matching "
+                     r"\(blockSoftMatchEnabled is on\).*Set onboard_open_matching_window: true", output), output[-4000:]
+    # the cloud users asked for by name and refused say so, with the reason
+    for sam in EXPECT["transferred"]:
+        assert re.search(rf"\[WARNING\]: not created on-prem: {sam}@contoso.com: The next sync would not join", output)
 
 
 def test_the_onboard_playbook_transfers_the_users_a_graph_filter_chooses(lab, lab_vars, tmp_path):

@@ -49,3 +49,20 @@ def test_refusals_joins_every_kind():
     assert len(found) == 2
     assert "onboard_open_matching_window" in found[0]
     assert found[1] == "not created on-prem: x@c: held"
+
+
+def test_planned_transfers_give_onprem_user_data_with_a_stable_stand_in_guid():
+    from ansible_collections.hybrid.identity.plugins.filter.planned import FilterModule as Planned
+
+    planned = Planned().filters()["planned_transfers"]
+    created = [{"distinguished_name": "CN=Nora Quinn,OU=New,DC=contoso,DC=com", "cloud": {"id": "1"},
+                "attributes": {"sAMAccountName": "nora", "userPrincipalName": "nora@contoso.com",
+                               "proxyAddresses": ["SMTP:Nora.Quinn@contoso.com"]}}]
+    first, again = planned(created), planned(created)
+    assert first == again
+    assert first[0]["distinguishedName"] == "CN=Nora Quinn,OU=New,DC=contoso,DC=com"
+    assert first[0]["sAMAccountName"] == "nora" and first[0]["proxyAddresses"] == ["SMTP:Nora.Quinn@contoso.com"]
+    assert len(first[0]["objectGUID"]) == 36
+    assert planned([]) == [] and planned(None) == []
+    with pytest.raises(AnsibleFilterError, match=r"created\[0\] is not an entry"):
+        planned([{"distinguished_name": "CN=x"}])

@@ -26,15 +26,8 @@ UNKNOWN_OUTCOME_STYLE = ("#4a5568", "")
 
 PAGE_SIZES = (50, 100, 250, 500)
 
-HTML_TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="hybrid.identity {{ meta.collection_version }}">
-<title>Soft match report &middot; {{ meta.tenant }}</title>
-<style>
-:root {
+# The look both pages share: colours, the header, the tiles.
+PAGE_STYLE = """:root {
   --ink: #1a202c; --muted: #5f6b7a; --line: #e2e8f0; --page: #f4f6f9; --card: #ffffff;
   --head: #1c2b3a; --error: #c53030; --warning: #b7791f; --info: #4a5568;
   --mono: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Liberation Mono", monospace;
@@ -56,9 +49,20 @@ h2 { margin: 0 0 12px; font-size: 15px; font-weight: 600; }
 .tiles { display: flex; flex-wrap: wrap; gap: 14px; margin-bottom: 18px; }
 .tile { flex: 1 1 160px; background: var(--card); border: 1px solid var(--line); border-radius: 8px;
   padding: 12px 16px; border-top: 3px solid var(--c, #4a5568); color: inherit; text-decoration: none; }
-a.tile:hover { background: #f7fafc; }
 .tile b { display: block; font-size: 26px; font-weight: 600; line-height: 1.2; }
 .tile span { color: var(--muted); font-size: 12px; }
+"""
+
+HTML_TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="hybrid.identity {{ meta.collection_version }}">
+<title>Soft match report &middot; {{ meta.tenant }}</title>
+<style>
+""" + PAGE_STYLE + """
+a.tile:hover { background: #f7fafc; }
 .summary { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 18px; margin-bottom: 18px; }
 @media (max-width: 1000px) { .summary { grid-template-columns: 1fr; } }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 16px 20px;
@@ -545,24 +549,7 @@ ONBOARD_TEMPLATE = """<!DOCTYPE html>
 <meta name="generator" content="hybrid.identity {{ meta.collection_version }}">
 <title>Onboarding before and after &middot; {{ meta.scope }}</title>
 <style>
-:root { --ink: #1a202c; --muted: #5f6b7a; --line: #e2e8f0; --page: #f4f6f9; --card: #fff; --head: #1c2b3a;
-  --error: #c53030; --mono: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Liberation Mono", monospace; }
-* { box-sizing: border-box; }
-body { margin: 0; background: var(--page); color: var(--ink);
-  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-header.page { background: var(--head); color: #fff; padding: 20px 32px 18px; }
-header.page h1 { margin: 0 0 10px; font-size: 21px; font-weight: 600; }
-header.page h1 span { color: #a3bdd6; font-weight: 400; }
-header.page dl { display: flex; flex-wrap: wrap; gap: 4px 32px; margin: 0; }
-header.page dt { color: #a3bdd6; font-size: 11px; text-transform: uppercase; letter-spacing: .06em; }
-header.page dd { margin: 0; font-family: var(--mono); font-size: 13px; overflow-wrap: anywhere; }
-main { padding: 22px 32px 40px; }
-h2 { margin: 0 0 12px; font-size: 15px; font-weight: 600; }
-.tiles { display: flex; flex-wrap: wrap; gap: 14px; margin-bottom: 18px; }
-.tile { flex: 1 1 140px; background: var(--card); border: 1px solid var(--line); border-radius: 8px;
-  padding: 12px 16px; border-top: 3px solid var(--c, #4a5568); }
-.tile b { display: block; font-size: 26px; font-weight: 600; line-height: 1.2; }
-.tile span { color: var(--muted); font-size: 12px; }
+""" + PAGE_STYLE + """
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 16px 20px;
   margin-bottom: 18px; }
 table { border-collapse: collapse; width: 100%; table-layout: fixed; }

@@ -13,16 +13,24 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import TextIO
 
+from ansible_collections.hybrid.identity.plugins.module_utils._attention import (
+    NEEDS_PERSON,
+    attention,
+    urgency_key,
+    worst_findings_first,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
 from ansible_collections.hybrid.identity.plugins.module_utils._report_template import (
     HTML_TEMPLATE,
+    ONBOARD_TEMPLATE,
     OUTCOME_STYLES,
+    PAGE_SIZES,
     UNKNOWN_OUTCOME_STYLE,
 )
 
@@ -35,7 +43,6 @@ CSV_COLUMNS = (
 # Spreadsheets run a cell starting with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 JOINING = ("already_synced", "hard_match", "soft_match_smtp", "soft_match_upn")
-NEEDS_ATTENTION = ("conflict", "blocked", "invalid")
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 CHART_LABEL_WIDTH = 130
 CHART_BAR_SPACE = 360
@@ -46,18 +53,29 @@ class ReportError(HybridIdentityError, ValueError):
     """Report options that can't work: an unknown format, a report_dir that is no directory."""
 
 
-def write_reports(results: list[dict], summary: dict, report_dir: str, formats: Iterable[str],
+def write_reports(results: Iterable[dict], summary: dict, report_dir: str, formats: Iterable[str],
                   meta: dict) -> dict[str, str]:
-    """Write one report per format into report_dir; return format -> absolute path written."""
+    """Write one report per format into report_dir; return format -> absolute path written.
+
+    results may be any iterable of dicts, a generator too: it is read once, and every row goes
+    straight into each report's temporary file, so no report is ever one big string in memory.
+    """
     wanted = checked_formats(formats)
     directory = report_directory(report_dir)
-    renderers = {"json": json_report, "csv": csv_report, "html": html_report}
-    written = {}
-    for report_format in wanted:
-        path = os.path.join(directory, f"{REPORT_NAME}.{report_format}")
-        write_atomically(path, renderers[report_format](results, summary, meta))
-        written[report_format] = path
-    return written
+    paths = {report_format: os.path.join(directory, f"{REPORT_NAME}.{report_format}") for report_format in wanted}
+    csv_name = os.path.basename(paths["csv"]) if "csv" in paths else None
+    with contextlib.ExitStack() as files:
+        writers = [
+            WRITERS[report_format](files.enter_context(atomic_file(path, ENCODINGS[report_format])),
+                                   summary, meta, csv_name)
+            for report_format, path in paths.items()
+        ]
+        for result in results:
+            for writer in writers:
+                writer.add(result)
+        for writer in writers:
+            writer.finish()
+    return paths
 
 
 def checked_formats(formats: Iterable[str]) -> list[str]:
@@ -80,13 +98,15 @@ def report_directory(report_dir: str) -> str:
     return directory
 
 
-def write_atomically(path: str, content: bytes) -> None:
-    """Write to a 0600 temporary file beside path, then rename it over path."""
+@contextlib.contextmanager
+def atomic_file(path: str, encoding: str) -> Iterator[TextIO]:
+    """A 0600 temporary text file beside path, renamed over path when the block ends without error."""
     handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.")
     try:
-        with os.fdopen(handle, "wb") as stream:
-            os.fchmod(stream.fileno(), 0o600)
-            stream.write(content)
+        os.fchmod(handle, 0o600)
+        # newline="": the csv module writes its own line ends, and JSON and HTML want none translated
+        with os.fdopen(handle, "w", encoding=encoding, newline="") as stream:
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
@@ -96,25 +116,44 @@ def write_atomically(path: str, content: bytes) -> None:
         raise
 
 
-def json_report(results: list[dict], summary: dict, meta: dict) -> bytes:
-    """Everything, sorted keys so two runs over the same directory compare line by line."""
-    document = {"meta": meta, "summary": summary, "results": results}
-    return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode()
+class JsonWriter:
+    """Everything, keys sorted and one user per line, so two runs over the same directory compare line by line."""
+
+    def __init__(self, stream: TextIO, summary: dict, meta: dict, csv_name: str | None) -> None:
+        self.stream = stream
+        self.summary = summary
+        self.separator = "\n"
+        stream.write('{"meta": ' + json_text(meta) + ', "results": [')
+
+    def add(self, result: dict) -> None:
+        self.stream.write(self.separator + json_text(result))
+        self.separator = ",\n"
+
+    def finish(self) -> None:
+        self.stream.write('\n], "summary": ' + json_text(self.summary) + "}\n")
 
 
-def csv_report(results: list[dict], summary: dict, meta: dict) -> bytes:
-    """One row per user; UTF-8 with a byte order mark so Excel reads accents right."""
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(CSV_COLUMNS)
-    for result in results:
+def json_text(value: object) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+class CsvWriter:
+    """One row per user; UTF-8 with a byte order mark (the utf-8-sig encoding) so Excel reads accents right."""
+
+    def __init__(self, stream: TextIO, summary: dict, meta: dict, csv_name: str | None) -> None:
+        self.writer = csv.writer(stream)
+        self.writer.writerow(CSV_COLUMNS)
+
+    def add(self, result: dict) -> None:
         flat = flat_row(result)
-        writer.writerow([neutralised(flat[column]) for column in CSV_COLUMNS])
-    return text.getvalue().encode("utf-8-sig")
+        self.writer.writerow([neutralised(flat[column]) for column in CSV_COLUMNS])
+
+    def finish(self) -> None:
+        pass
 
 
 def flat_row(result: dict) -> dict[str, str]:
-    """A result as the flat strings the CSV columns and the HTML table show."""
+    """A result as the flat strings the CSV columns show."""
     onprem = result.get("onprem") or {}
     cloud = result.get("cloud") or {}
     predicted = result.get("predicted") or {}
@@ -143,31 +182,89 @@ def neutralised(cell: str) -> str:
     return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
-def html_report(results: list[dict], summary: dict, meta: dict) -> bytes:
-    """One self-contained page: Jinja2 with autoescaping, every directory value shown as text."""
-    import jinja2  # Ansible ships it; JSON and CSV reports don't need it
-    from markupsafe import Markup
+class HtmlWriter:
+    """One self-contained page: the summary rendered by Jinja2, the users as one compact JSON array that the
+    page's script filters, sorts and shows a page at a time, so 100,000 users never become 100,000 DOM rows.
 
-    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-                                     lstrip_blocks=True)
-    outcomes = summary.get("outcomes") or {}
-    finding_counts = summary.get("findings") or {}
-    page = environment.from_string(HTML_TEMPLATE).render(
-        meta=meta,
-        total=len(results),
-        tiles=totals_tiles(outcomes, len(results)),
-        chart=outcome_chart(outcomes),
-        finding_counts=finding_table(finding_counts, results),
-        rows=[table_row(result) for result in results],
+    Each user is a short array (HTML_ROW_FIELDS); outcomes and finding codes are numbers into the page's tables.
+    Rows are kept compact in memory until the end, because the page lists them by urgency.
+    """
+
+    def __init__(self, stream: TextIO, summary: dict, meta: dict, csv_name: str | None) -> None:
+        self.stream = stream
+        self.summary = summary
+        self.meta = meta
+        self.csv_name = csv_name
+        self.outcomes: dict[str, int] = {}
+        self.codes: dict[tuple[str, str], int] = {}
+        self.keyed_rows: list[tuple[tuple, list]] = []
+
+    def add(self, result: dict) -> None:
+        self.keyed_rows.append((urgency_key(result), self.compact_row(result)))
+
+    def compact_row(self, result: dict) -> list:
+        onprem = result.get("onprem") or {}
+        cloud = result.get("cloud")
+        predicted = result.get("predicted") or {}
+        outcome = text_of(result.get("outcome"))
+        findings = [[self.number((text_of(finding.get("code")), text_of(finding.get("severity"))), self.codes),
+                     text_of(finding.get("message"))]
+                    for finding in worst_findings_first(result.get("findings") or ())]
+        return [
+            text_of(onprem.get("sam_account_name")), text_of(onprem.get("distinguished_name")),
+            text_of(onprem.get("user_principal_name")), text_of(onprem.get("primary_smtp")),
+            self.number(outcome, self.outcomes),
+            # null: no cloud user at all, which the page says in words
+            text_of(cloud.get("user_principal_name")) if cloud else None,
+            text_of(cloud.get("primary_smtp")) if cloud else None,
+            text_of(predicted.get("primary_smtp")), findings, attention(result),
+        ]
+
+    @staticmethod
+    def number(name, table: dict) -> int:
+        return table.setdefault(name, len(table))
+
+    def finish(self) -> None:
+        import jinja2  # Ansible ships it; JSON and CSV reports don't need it
+        from markupsafe import Markup
+
+        self.keyed_rows.sort(key=lambda keyed: keyed[0])
+        rows = [row for _key, row in self.keyed_rows]
+        self.keyed_rows = []
+        total = len(rows)
+        outcomes = self.summary.get("outcomes") or {}
+        environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                                         lstrip_blocks=True)
+        page_data = {
+            "meta": self.meta, "total": total, "columns": HTML_ROW_FIELDS,
+            "outcomes": [[name, outcome_style(name)[0]] for name in self.outcomes],
+            "codes": [list(code) for code in self.codes],
+            "rows": rows,
+        }
+        template = environment.from_string(HTML_TEMPLATE)
         # safe: script_json escapes <, > and & itself, and autoescaping would break the JSON
-        report_json=Markup(script_json({"meta": meta, "summary": summary, "total": len(results)})),  # noqa: S704
-    )
-    return page.encode()
+        for chunk in template.generate(
+            meta=self.meta,
+            total=total,
+            csv_name=self.csv_name,
+            tiles=totals_tiles(outcomes, total, sum(1 for row in rows if row[-1] == NEEDS_PERSON)),
+            chart=outcome_chart(outcomes),
+            finding_counts=finding_table(self.summary.get("findings") or {}, self.codes),
+            page_sizes=PAGE_SIZES,
+            report_json=Markup(script_json(page_data)),  # noqa: S704
+        ):
+            self.stream.write(chunk)
+
+
+HTML_ROW_FIELDS = ("sam_account_name", "distinguished_name", "onprem_upn", "onprem_primary_smtp", "outcome",
+                   "cloud_upn", "cloud_primary_smtp", "predicted_primary_smtp", "findings", "attention")
+WRITERS = {"json": JsonWriter, "csv": CsvWriter, "html": HtmlWriter}
+ENCODINGS = {"json": "utf-8", "csv": "utf-8-sig", "html": "utf-8"}
 
 
 def script_json(value: object) -> str:
-    """JSON that can't end its <script> element or open a comment inside it."""
-    encoded = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    """Compact JSON that can't end its <script> element or open a comment inside it."""
+    encoded = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
     return encoded.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
@@ -176,14 +273,15 @@ def outcome_style(outcome: str) -> tuple[str, str]:
     return OUTCOME_STYLES.get(outcome, UNKNOWN_OUTCOME_STYLE)
 
 
-def totals_tiles(outcomes: dict, total: int) -> list[dict]:
+def totals_tiles(outcomes: dict, total: int, need_a_person: int) -> list[dict]:
     return [
-        {"label": "users in scope", "count": total, "colour": "#1c2b3a"},
+        {"label": "users in scope", "count": total, "colour": "#1c2b3a", "link": ""},
         {"label": "join a cloud user", "count": sum(outcomes.get(name, 0) for name in JOINING),
-         "colour": OUTCOME_STYLES["soft_match_smtp"][0]},
-        {"label": "new cloud users", "count": outcomes.get("new_user", 0), "colour": OUTCOME_STYLES["new_user"][0]},
-        {"label": "need attention (conflict, blocked, invalid)",
-         "count": sum(outcomes.get(name, 0) for name in NEEDS_ATTENTION), "colour": OUTCOME_STYLES["blocked"][0]},
+         "colour": OUTCOME_STYLES["soft_match_smtp"][0], "link": ""},
+        {"label": "new cloud users", "count": outcomes.get("new_user", 0), "colour": OUTCOME_STYLES["new_user"][0],
+         "link": "#outcome=new_user"},
+        {"label": "need a person (conflict, blocked, invalid or an error)", "count": need_a_person,
+         "colour": OUTCOME_STYLES["blocked"][0], "link": "#attention=1"},
     ]
 
 
@@ -204,23 +302,40 @@ def outcome_chart(outcomes: dict) -> dict:
             "width": CHART_LABEL_WIDTH + CHART_BAR_SPACE + 90, "height": len(names) * CHART_ROW_HEIGHT + 4}
 
 
-def finding_table(finding_counts: dict, results: list[dict]) -> list[dict]:
+def finding_table(finding_counts: dict, codes: Iterable[tuple[str, str]]) -> list[dict]:
     """Finding codes with severity and count, errors first, then the most frequent."""
     severities = {}
-    for result in results:
-        for finding in result.get("findings") or []:
-            severities.setdefault(finding.get("code"), text_of(finding.get("severity")))
+    for code, severity in codes:
+        severities.setdefault(code, severity)
     table = [{"code": code, "count": count, "severity": severities.get(code, "")}
              for code, count in finding_counts.items()]
     return sorted(table, key=lambda row: (SEVERITY_RANK.get(row["severity"], 3), -row["count"], row["code"]))
 
 
-def table_row(result: dict) -> dict:
-    """One user's row in the HTML table: the CSV's values plus its findings one by one."""
-    row = flat_row(result)
-    row["colour"] = outcome_style(row["outcome"])[0]
-    row["has_cloud"] = bool(result.get("cloud"))
-    row["finding_codes"] = [text_of(finding.get("code")) for finding in result.get("findings") or []]
-    row["findings"] = [{"code": text_of(finding.get("code")), "severity": text_of(finding.get("severity")),
-                        "message": text_of(finding.get("message"))} for finding in result.get("findings") or []]
-    return row
+ONBOARD_TILES = (  # count key, label, colour
+    ("users", "users in scope", "#1c2b3a"),
+    ("joined", "joined their cloud user", OUTCOME_STYLES["already_synced"][0]),
+    ("created", "created on-prem from a cloud user", OUTCOME_STYLES["hard_match"][0]),
+    ("aligned", "addresses aligned", OUTCOME_STYLES["soft_match_smtp"][0]),
+    ("to sync", "to sync", OUTCOME_STYLES["new_user"][0]),
+    ("nothing to do", "nothing to do", OUTCOME_STYLES["excluded"][0]),
+    ("left alone", "left alone", OUTCOME_STYLES["blocked"][0]),
+)
+
+
+def onboard_page(rows: Iterable[dict], counts: dict, meta: dict) -> str:
+    """The before/after page of one onboarding (rows and counts of _onboard_summary), self-contained."""
+    import jinja2  # Ansible ships it
+
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                                     lstrip_blocks=True)
+    shown = [row | {"before_colour": outcome_style(row["before"] or "new_user")[0],
+                    "after_colour": outcome_style(row["after"])[0]} for row in rows]
+    return environment.from_string(ONBOARD_TEMPLATE).render(
+        meta={"scope": "", "run_id": None, "generated_at": "", "check_mode": False, "collection_version": "",
+              "reports_before": None, "reports_after": None} | meta,
+        tiles=[{"key": key, "label": label, "colour": colour, "count": counts.get(key, 0)}
+               for key, label, colour in ONBOARD_TILES],
+        why=list((counts.get("left_alone_why") or {}).items()),
+        rows=shown,
+    )

@@ -321,6 +321,14 @@ recheck:
         Per pair, C(onprem), C(cloud), C(outcome), C(clean), the finding codes, and the reasons it is not clean.
       type: list
       elements: dict
+planned_onprem_users:
+  description:
+    - In check mode, every on-prem user in scope as the alignment would leave it (the planned addresses), in the
+      form O(hybrid.identity.soft_match_check#module:onprem_users) takes, so that a dry run can predict the sync
+      of the planned state.
+  returned: in check mode
+  type: list
+  elements: dict
 counts:
   description: How many objects were read and how the pairs ended.
   returned: always
@@ -526,6 +534,8 @@ def main():
         | {status: statuses.count(status) for status in STATUSES},
         "diff": [plan.diff for plan in changes],
     }
+    if module.check_mode:
+        outcome["planned_onprem_users"] = [dataclasses.asdict(user) for user in now]
     for warning in cloud.warnings + (report.warnings if report else []):
         module.warn(warning)
     if report and (report.failures() or unread is not None):

@@ -9,6 +9,7 @@ turned (schedule, faults, job state) whatever happens.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import threading
 import time
@@ -323,6 +324,32 @@ def test_cloud_sync_with_the_matching_window_joins_every_pair_end_to_end(lab, la
     assert {r["label"]: r["cloud_id"] for r in verification["results"]}["alice"] == expected[0]["cloud_id"]
     assert len(requests_after(lab, baseline, "/provisionOnDemand")) == 3
     assert tenant_features(lab)["blockSoftMatchEnabled"] is True
+
+
+def test_cloud_sync_in_batches_reports_progress_and_keeps_the_pace_across_batches(lab, lab_vars):
+    lab.load(NEW_USERS_SCENARIO)
+    dns = [lab.ad_anchor(f"new{number}").dn for number in range(1, 8)]
+    baseline = last_seq(lab)
+    role_vars = graph_auth_vars() | {"directory_sync_method": "cloud_sync", "directory_sync_changed_dns": dns,
+                                     "directory_sync_cloud_sync_batch_size": 3}
+
+    returncode, kept, output = run_role(lab, role_vars)
+
+    assert returncode == 0, output
+    progress = re.findall(r"\(item=batch (\d) of 3: (\d) of 7 user\(s\) done, (\d) left, (\d+) s so far(.*?)\)$",
+                          output, re.MULTILINE)
+    assert [(batch, done, left) for batch, done, left, _seconds, _estimate in progress] == [
+        ("1", "3", "4"), ("2", "6", "1"), ("3", "7", "0")], output
+    assert all(re.fullmatch(r", about \d+ min \d+ s to go", batch[4]) for batch in progress[:2])
+    assert progress[2][4] == ""
+    # a batch that follows another waits out Microsoft's window: no call throttled, none lost
+    calls = requests_after(lab, baseline, "/provisionOnDemand")
+    assert [call["status"] for call in calls] == [200] * 7, "the emulator throttled: a batch did not wait its turn"
+    assert int(progress[2][3]) >= 20
+    provisioning = kept["provisioning"]
+    assert provisioning["batches"] == 3 and provisioning["failed"] is False and provisioning["changed"] is True
+    assert [r["distinguished_name"] for r in provisioning["results"]] == dns
+    assert {r["outcome"] for r in provisioning["results"]} == {"exported"}
 
 
 def test_the_role_in_check_mode_sends_nothing_and_only_reports(lab):

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.integration._ansible import ansible_env
+from tests.integration._browser import Browser, find_chromium
 from tests.integration._ldif import ldapsearch, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
@@ -191,6 +192,61 @@ def test_the_matching_window_is_closed_and_the_reports_are_written(onboarded):
     assert f"reports: {html}" in onboarded["run"].stdout
 
 
+# What the page of the run shows, read in a browser after its markup was laid out at 1366 px.
+PAGE_FACTS = """(function () {
+  var counts = {};
+  document.querySelectorAll("[data-count]").forEach(function (tile) {
+    counts[tile.getAttribute("data-count")] = parseInt(tile.querySelector("b").textContent, 10);
+  });
+  var rows = Array.prototype.map.call(document.querySelectorAll("#users tbody tr"), function (row) {
+    return {user: row.getAttribute("data-user"), before: row.getAttribute("data-before"),
+            after: row.getAttribute("data-after"), person: row.classList.contains("person"),
+            did: row.querySelector(".verdict").textContent.trim()};
+  });
+  var why = Array.prototype.map.call(document.querySelectorAll("table.why tbody tr"), function (row) {
+    return [row.cells[0].textContent, parseInt(row.cells[1].textContent, 10)];
+  });
+  var width = document.documentElement.clientWidth, clipped = [];
+  document.querySelectorAll("td *").forEach(function (inner) {
+    if (inner.getBoundingClientRect().right > inner.closest("td").getBoundingClientRect().right + 1) {
+      clipped.push(inner.textContent);
+    }
+  });
+  return {counts: counts, rows: rows, why: why, run: document.getElementById("run-id").textContent,
+          sideways: document.documentElement.scrollWidth > width, clipped: clipped};
+}())"""
+
+
+def test_the_page_of_the_run_shows_before_and_after_in_a_browser(onboarded, tmp_path):
+    page = onboarded["scratch"] / "reports" / "onboard.html"
+    assert f"before and after: {page}" in onboarded["run"].stdout
+    browser = Browser(find_chromium(), tmp_path / "profile", width=1366, height=768)
+    try:
+        browser.open(page.as_uri())
+        facts = browser.evaluate(PAGE_FACTS)
+    finally:
+        browser.close()
+    journal = [json.loads(line) for line in (onboarded["scratch"] / "journal.jsonl").read_text().splitlines()]
+    assert facts["run"] == journal[-1]["run_id"]
+    rows = {row["user"]: row for row in facts["rows"]}
+    assert len(rows) == len(facts["rows"]) == facts["counts"]["users"]
+    joined = EXPECT["joined"] + EXPECT["transferred"] + EXPECT["created"]
+    assert facts["counts"]["joined"] == len(joined)
+    assert facts["counts"]["created"] == len(EXPECT["transferred"])
+    assert facts["counts"]["left alone"] == len(EXPECT["refused"])
+    assert sum(count for _reason, count in facts["why"]) == len(EXPECT["refused"])
+    for sam in joined:
+        assert rows[sam]["after"] == "already_synced" and "joined" in rows[sam]["did"], rows[sam]
+    for sam in EXPECT["transferred"]:
+        assert rows[sam]["before"] == "" and rows[sam]["did"].startswith("created on-prem"), rows[sam]
+    for sam in EXPECT["refused"]:
+        assert rows[sam]["person"] and rows[sam]["did"].startswith("left alone: "), rows[sam]
+    # who needs a person comes first
+    people = [row["person"] for row in facts["rows"]]
+    assert people == sorted(people, reverse=True)
+    assert not facts["sideways"] and facts["clipped"] == []
+
+
 def test_a_second_run_changes_nothing(onboarded, lab, lab_vars):
     baseline = last_seq(lab)
 
@@ -229,6 +285,27 @@ def test_check_mode_of_the_onboard_playbook_by_its_name_changes_nothing_anywhere
     assert (tmp_path / "reports" / "before" / "soft_match_report.html").is_file()  # the demo's report_dir was used
     # the plan is shown: the transfer, the alignment and the users held back
     assert "nora" in completed.stdout and "addresses aligned" in completed.stdout
+    # predicted from the planned state, the dry run syncs whom the run joins, the users to create on-prem included
+    to_sync = len(EXPECT["joined"]) + len(EXPECT["transferred"]) + len(EXPECT["created"])
+    assert f"0 joined, {to_sync} to sync, {len(EXPECT['transferred'])} created on-prem" in completed.stdout
+    for sam in EXPECT["transferred"]:
+        assert re.search(rf"^\s*\"{sam}\s.*created on-prem from the cloud user, to sync\",$", completed.stdout,
+                         re.MULTILINE), sam
+    assert (tmp_path / "reports" / "onboard.html").is_file()
+
+
+def test_check_mode_without_the_matching_window_warns_naming_the_variable(lab, lab_vars, tmp_path):
+    lab.load(DEMO)
+    completed = run(lab, tmp_path, playbook="onboard", check=True,
+                    **(DEMO_ONBOARD_VARS | {"onboard_open_matching_window": False}))
+
+    assert recap(completed)[1] == 0, completed.stdout[-6000:] + completed.stderr
+    output = completed.stdout + completed.stderr
+    assert re.search(r"\[WARNING\]: \d+ user\(s\) come out blocked because the tenant blocks soft matching "
+                     r"\(blockSoftMatchEnabled is on\).*Set onboard_open_matching_window: true", output), output[-4000:]
+    # the cloud users asked for by name and refused say so, with the reason
+    for sam in EXPECT["transferred"]:
+        assert re.search(rf"\[WARNING\]: not created on-prem: {sam}@contoso.com: The next sync would not join", output)
 
 
 def test_the_onboard_playbook_transfers_the_users_a_graph_filter_chooses(lab, lab_vars, tmp_path):

@@ -150,13 +150,31 @@ def test_csv_neutralises_every_formula_start(tmp_path, value):
 # --- HTML -------------------------------------------------------------------------
 
 
+def page_data(page):
+    return json.loads(embedded_json(page))
+
+
+def shown_rows(page):
+    """The users as the page's script reads them: one dict per compact row, outcome and codes by name."""
+    data = page_data(page)
+    shown = []
+    for row in data["rows"]:
+        named = dict(zip(data["columns"], row, strict=True))
+        named["outcome"] = data["outcomes"][named["outcome"]][0]
+        named["findings"] = [(*data["codes"][code], message) for code, message in named["findings"]]
+        shown.append(named)
+    return shown
+
+
 def test_html_escapes_directory_values(tmp_path, results):
     page = html_page(tmp_path, results, META | {"scope": f"OU={SCRIPT}"})
     assert SCRIPT not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;@contoso.com" in page
-    assert "taken by &lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "CN=&lt;script&gt;alert(1)&lt;/script&gt;,OU=Staff" in page
-    assert len(re.findall(r"<script\b", page)) == 2  # the embedded data and the filter code, nothing injected
+    assert "OU=&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the scope, rendered by Jinja2
+    mallory = next(row for row in shown_rows(page) if row["sam_account_name"] == "mallory")
+    assert mallory["onprem_upn"] == f"{SCRIPT}@contoso.com"  # the page's script sets it as text
+    assert mallory["findings"] == [("duplicate_proxy_address", "error", f"taken by {SCRIPT}")]
+    assert len(re.findall(r"<script\b", page)) == 2  # the embedded data and the table code, nothing injected
+    assert "innerHTML" not in page and "insertAdjacentHTML" not in page
 
 
 def test_html_embedded_json_is_safe_inside_script(tmp_path, results):
@@ -175,30 +193,96 @@ def test_html_needs_no_network(tmp_path, results):
     assert all(target.startswith("#") for target in re.findall(r'\bhref="([^"]*)"', page))
 
 
+def test_html_links_the_csv_written_beside_it(tmp_path, results):
+    written = write(tmp_path, results, ["html", "csv"])
+    page = Path(written["html"]).read_text(encoding="utf-8")
+    assert '<a class="download" id="csv-link" href="soft_match_report.csv" download>' in page
+    assert os.path.dirname(written["csv"]) == os.path.dirname(written["html"])
+    assert "csv-link" not in html_page(tmp_path, results)  # no CSV asked for: no dead link
+
+
 def test_html_shows_summary_and_every_user(tmp_path, results):
     page = html_page(tmp_path, results)
-    assert page.count("<tr data-outcome=") == len(results)
+    assert len(shown_rows(page)) == len(results)
+    assert page_data(page)["total"] == len(results)
     for outcome in ("soft_match_smtp", "blocked", "new_user", "conflict", "invalid", "already_synced"):
         assert f'<a href="#outcome={outcome}"' in page
     assert '<a href="#finding=admin_role">admin_role</a>' in page
     assert "contoso.onmicrosoft.com" in page
     assert "2025-01-31T09:30:00+00:00" in page
-    assert "no cloud user" in page
+    carol = next(row for row in shown_rows(page) if row["sam_account_name"] == "carol")
+    assert carol["cloud_upn"] is None  # the page says "no cloud user"
+
+
+def test_html_lists_who_needs_a_person_first_in_a_stable_order(tmp_path, results):
+    rows = shown_rows(html_page(tmp_path, results))
+    assert [row["sam_account_name"] for row in rows] == [
+        "bob", "mallory", "=cmd|' /C calc'!A0",  # blocked, conflict, invalid: a person must act
+        "alice",                                   # a visible change to accept
+        "carol", "müller",                         # fine, by outcome: new_user before already_synced
+    ]
+    assert [row["attention"] for row in rows] == [0, 0, 0, 1, 2, 2]
+    assert rows == shown_rows(html_page(tmp_path, list(reversed(results))))
+
+
+def test_html_lists_errors_before_warnings_within_a_user(tmp_path):
+    page = html_page(tmp_path, [result("dora", "blocked", [finding("primary_smtp_will_change"),
+                                                           finding("admin_role", "error")])])
+    assert [code for code, _severity, _message in shown_rows(page)[0]["findings"]] == [
+        "admin_role", "primary_smtp_will_change"]
 
 
 def test_html_takes_an_outcome_the_contract_does_not_list(tmp_path):
     page = html_page(tmp_path, [result("newcomer", "some_future_outcome")])
-    assert 'data-outcome="some_future_outcome"' in page
+    assert shown_rows(page)[0]["outcome"] == "some_future_outcome"
     assert '<a href="#outcome=some_future_outcome"' in page
 
 
-def test_html_renders_5000_users_quickly(tmp_path):
-    many = [result(f"user{number:04d}", "soft_match_smtp" if number % 7 else "blocked",
-                   [finding("primary_smtp_will_change")] if number % 3 else []) for number in range(5000)]
+def test_html_holds_rows_as_compact_data(tmp_path):
+    many = [result(f"user{number:05d}", "soft_match_smtp" if number % 7 else "blocked",
+                   [finding("primary_smtp_will_change")] if number % 3 else []) for number in range(20000)]
     started = time.monotonic()
     page = html_page(tmp_path, many)
     assert time.monotonic() - started < 10
-    assert page.count("<tr data-outcome=") == 5000
+    assert len(page_data(page)["rows"]) == 20000
+    assert "<tr" not in page.split('id="report-data"')[0].split('id="user-rows"')[1]  # no row in the markup
+    assert "\n" not in embedded_json(page)  # one compact line of JSON
+    assert len(page) < 20000 * 300
+
+
+def test_reports_read_a_generator_once(tmp_path, results):
+    reads = []
+
+    def rows():
+        for item in results:
+            reads.append(item["onprem"]["sam_account_name"])
+            yield item
+
+    written = write_reports(rows(), summary_of(results), str(tmp_path / "reports"), ["json", "csv", "html"], META)
+    assert len(reads) == len(results)
+    assert len(json.loads(Path(written["json"]).read_text())["results"]) == len(results)
+    assert len(shown_rows(Path(written["html"]).read_text())) == len(results)
+
+
+def test_json_has_one_user_per_line(tmp_path, results):
+    lines = Path(write(tmp_path, results, ["json"])["json"]).read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(results) + 2
+    assert [json.loads(line.rstrip(","))["onprem"]["sam_account_name"] for line in lines[1:-1]] == [
+        item["onprem"]["sam_account_name"] for item in results]
+
+
+def test_a_failing_row_leaves_the_old_reports_and_no_temporary(tmp_path, results):
+    written = write(tmp_path, results, ["json", "csv", "html"])
+    before = {path: Path(path).read_bytes() for path in written.values()}
+
+    def rows():
+        yield results[0]
+        raise RuntimeError("the directory went away")
+
+    with pytest.raises(RuntimeError):
+        write_reports(rows(), summary_of(results), str(tmp_path / "reports"), ["json", "csv", "html"], META)
+    assert {path: Path(path).read_bytes() for path in written.values()} == before
+    assert sorted(os.listdir(tmp_path / "reports")) == sorted(os.path.basename(path) for path in written.values())
 
 
 # --- files and errors -------------------------------------------------------------

@@ -130,7 +130,9 @@ def demo(lab, lab_vars, tmp_path):
 
 def test_alignment_makes_every_pairable_user_clean_and_keeps_other_values(demo, lab, lab_vars, tmp_path):
     emulator = lab.service("entra").emulator
-    first_request, first_usn = emulator.requests()["log"][-1]["seq"] + 1, highest_committed_usn(lab_vars)
+    # a freshly started emulator has logged nothing yet
+    first_request = max((entry["seq"] for entry in emulator.requests()["log"]), default=-1) + 1
+    first_usn = highest_committed_usn(lab_vars)
 
     completed, result = align(lab, tmp_path)
 

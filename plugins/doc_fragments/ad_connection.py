@@ -87,6 +87,7 @@ options:
     description:
       - A PEM file with the CA certificates that vouch for the domain controller's certificate.
       - When not set, the controller's default trust store is used.
+      - A file that does not exist or holds no PEM certificate fails the task before any connection.
       - If not set, the environment variable E(HYBRID_AD_CA_CERT) is used.
     type: path
   ad_validate_certs:

@@ -100,6 +100,7 @@ options:
       - A PEM file with the CA certificates that vouch for O(authority_host) and O(graph_endpoint), for example
         those of a TLS-inspecting proxy.
       - When not set, the controller's default trust store is used (or E(REQUESTS_CA_BUNDLE) when set).
+      - A file that does not exist or holds no PEM certificate fails the task before any request.
       - If not set, the environment variable E(HYBRID_GRAPH_CA_CERT) is used.
     type: path
   graph_validate_certs:

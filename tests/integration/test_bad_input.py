@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration._ansible import run_playbook
+from tests.integration._ansible import run_module, run_playbook
 from tests.integration._ldif import highest_committed_usn
 
 SCENARIO = Path(__file__).with_name("files") / "bad_input.yml"
@@ -505,3 +505,14 @@ def test_secrets_never_show(corpus, lab_vars):
     assert lab_vars["ad_password"] not in corpus["output"]
     assert lab_vars["client_secret"] not in corpus["output"]
     assert base64.b64encode(lab_vars["ad_password"].encode()).decode() not in corpus["output"]
+
+
+def test_a_control_character_in_a_lookup_sends_nothing_to_graph(lab, lab_vars):
+    """Measured at the emulator: not even a token request precedes the refusal."""
+    emulator = lab.service("entra").emulator
+    before = emulator.requests(log=False)["counts"]
+    status, result, _output = run_module("cloud_user_lookup", {name: lab_vars[name] for name in GRAPH}
+                                         | {"upn": ["alice\x00@contoso.com", "bob@contoso.com"]})
+
+    assert status == "FAILED" and "upn[0] holds control characters, first U+0000 NUL" in result["msg"], result
+    assert emulator.requests(log=False)["counts"] == before

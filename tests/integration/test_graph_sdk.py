@@ -146,6 +146,24 @@ def test_filter_on_proxy_addresses_and_count_with_consistency_level(demo, lab_va
     assert counted.odata_count >= len(counted.value) > 0
 
 
+def test_orderby_and_search_on_users(demo, lab_vars):
+    client = graph_client(lab_vars)
+    named = next(user for user in demo.service("entra").emulator.state()["users"] if user["displayName"])
+    word = named["displayName"].split()[0]
+
+    async def queries():
+        ordered = await client.users.get(users_query(orderby=["displayName"], select=["displayName"], top=999))
+        searched = await client.users.get(users_query({"ConsistencyLevel": "eventual"},
+                                                      search=f'"displayName:{word}"', select=["id", "displayName"]))
+        return ordered, searched
+
+    ordered, searched = run(queries())
+    names = [user.display_name for user in ordered.value if user.display_name]
+    assert names == sorted(names, key=str.casefold)
+    assert named["id"] in {user.id for user in searched.value}
+    assert all(word.casefold() in user.display_name.casefold() for user in searched.value)
+
+
 def test_get_by_id_and_by_upn_and_patch_the_immutable_id(demo, lab_vars):
     client, names = graph_client(lab_vars), sdk()
     cloud_only = next(user for user in demo.service("entra").emulator.state()["users"]

@@ -112,7 +112,7 @@ def _explained(results: Sequence[Mapping]) -> list[str]:
 
 def window_refusal(results: Iterable[Mapping], window_variable: str) -> str | None:
     """The warning when the tenant's switch blocks soft matching for users that would otherwise match."""
-    blocked = [user_name(result) for result in results
+    blocked = [user_name(result) for result in sorted(results, key=urgency_key)
                if any(finding.get("code") == "soft_match_blocked" and finding.get("attribute") == BLOCK_SOFT_MATCH
                       for finding in result.get("findings") or ())]
     if not blocked:

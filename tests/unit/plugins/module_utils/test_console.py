@@ -110,13 +110,13 @@ def test_finding_table_errors_first_then_the_most_frequent():
 
 
 def test_the_closed_matching_window_is_named_with_the_variable_that_opens_it():
-    blocked = [result(f"u{number}", "blocked", [finding("soft_match_blocked", attribute="blockSoftMatchEnabled")])
-               for number in range(12)]
+    blocked = [result(f"u{number:02d}", "blocked", [finding("soft_match_blocked", attribute="blockSoftMatchEnabled")])
+               for number in reversed(range(12))]
     admin = result("patti", "blocked", [finding("admin_role")])
     message = window_refusal([*blocked, admin], "onboard_open_matching_window")
     assert message.startswith("12 user(s) come out blocked because the tenant blocks soft matching "
                               "(blockSoftMatchEnabled is on)")
-    assert "u0, u1, u2, u3, u4, u5, u6, u7, u8, u9 and 2 more" in message
+    assert "u00, u01, u02, u03, u04, u05, u06, u07, u08, u09 and 2 more" in message  # in a stable order
     assert "Set onboard_open_matching_window: true" in message
     assert window_refusal([admin], "onboard_open_matching_window") is None
 

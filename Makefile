@@ -29,7 +29,7 @@ LAB := $(BIN)/python -m tests.lab
 
 .PHONY: help venv venv-oldest link lab-up lab-down lab-status lab-load demo test \
         sanity sanity-newest sanity-oldest units integration lint ruff ansible-lint \
-        changelog-lint changelog tarball wheelhouse ee bench clean
+        changelog-lint changelog tarball wheelhouse ee docsite bench clean
 
 help:
 	@echo "make demo         set up, start the lab and run the main job on it"
@@ -38,6 +38,7 @@ help:
 	@echo "make units | integration | sanity | lint | bench"
 	@echo "make tarball      build the collection tarball into build/"
 	@echo "make ee           the build context of an execution environment with the collection (build/ee-context)"
+	@echo "make docsite      the antsibull-docs site with the guides and playbooks (build/docsite/site/build/html)"
 	@echo "make changelog    fold the fragments into the release changelog (CHANGELOG.rst)"
 
 # --- environments -----------------------------------------------------------------
@@ -158,6 +159,10 @@ $(BUILD)/wheelhouse/.stamp: requirements.txt meta/ee-requirements.txt | $(VENV)/
 	  '$(CORE_NEWEST)' -r requirements.txt
 	$(BIN)/pip wheel -q --disable-pip-version-check -w $(BUILD)/wheelhouse -r meta/ee-requirements.txt
 	touch $@
+
+# The antsibull-docs site: modules, roles and plugins, the guides in docs/ and the playbooks (.ci/docsite.py).
+docsite: venv
+	$(BIN)/python .ci/docsite.py build/docsite
 
 # The build context of an execution environment with this collection (tests/ee/execution-environment.yml;
 # building the image itself needs podman or docker: ansible-builder build -f ... -t NAME).

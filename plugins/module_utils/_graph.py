@@ -42,7 +42,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph_retry impor
 )
 
 try:
-    import msal
+    import msal  # pylint: disable=unused-import  # imported so that the modules report it missing
     import requests
     from msal.exceptions import MsalServiceError
 

@@ -39,7 +39,7 @@ def collections(tmp_path_factory) -> Path:
     """The built tarball installed into an empty collections path."""
     scratch = tmp_path_factory.mktemp("ee")
     tarball = build_tarball(scratch / "dist")
-    # Not the test session's collections path, where the working tree already is hybrid.identity.
+    # Not pytest's collections path (tests/conftest.py), where the working tree already is hybrid.identity.
     clean = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
     installed = run([str(Path(sys.executable).with_name("ansible-galaxy")), "collection", "install", str(tarball),
                      "-p", str(scratch / "collections")], env=clean)

@@ -160,8 +160,8 @@ def test_protected_certificate_with_its_password(lab, lab_vars, emulator, file_v
     ("lab_client_certificate_pfx", None, "it is protected by a password"),
     ("lab_client_certificate_pfx", "wrong-password", "the password is wrong"),
 ])
-def test_protected_certificate_without_its_password_is_refused_before_sending(lab, lab_vars, emulator, file_var,
-                                                                               password, said):
+def test_protected_certificate_without_its_password_is_refused_before_sending(
+        lab, lab_vars, emulator, file_var, password, said):
     options = endpoints(lab_vars, "client_id") | {"client_certificate": lab_vars[file_var]}
     if password:
         options["client_certificate_password"] = password

@@ -108,12 +108,16 @@ class Workload:
     # --- the identity platform's side -------------------------------------------------------
 
     def presented(self, assertion: str, client_id: str) -> bool:
-        """Whether a client assertion is a federated token rather than one the app signed (iss = its client ID)."""
+        """Whether a client assertion is a federated token rather than one the app signed with its certificate.
+
+        The app's own assertion names its certificate (x5t, x5t#S256) and is issued by its client ID.
+        """
         try:
+            header = jwt.get_unverified_header(assertion)
             issuer = jwt.decode(assertion, options={"verify_signature": False}).get("iss")
         except jwt.InvalidTokenError:
             return False
-        return issuer != client_id
+        return not ({"x5t", "x5t#S256"} & set(header)) and issuer != client_id
 
     def verify_federated(self, assertion: str, app: AppRegistration) -> None:
         """Check a federated token against the app's federated identity credentials; AssertionProblem if refused."""

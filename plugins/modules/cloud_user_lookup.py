@@ -18,8 +18,8 @@ description:
     SMTP addresses and ImmutableIds take one filter each; all of them travel in C($batch) requests of 20.
     O(all=true) reads the tenant in pages of 999. Admin roles come from one listing of the role definitions
     and one of the role assignments, joined locally.
-  - More than 2,000 values in all are answered from one listing of the tenant instead, matched locally: it
-    takes fewer requests than the filters.
+  - More than 2,000 values in all are answered from one listing of the tenant instead, matched locally, since
+    that takes fewer requests than the filters.
   - A whole-tenant listing is compared with Graph's own count of the users (O(count_check)). A page that is
     not a page of a listing (an empty or cut-off body, no C(value) list, a gateway's error page) is fetched
     again and then fails the task; it never ends a listing early.

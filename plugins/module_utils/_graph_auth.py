@@ -222,7 +222,7 @@ def _read(path: str, option: str) -> bytes:
         with open(path, "rb") as handle:
             return handle.read()
     except OSError as err:
-        raise ConfigurationError(f"can't read {option} {path}: {err.__class__.__name__}",
+        raise ConfigurationError(f"can't read {option} {path}: {err.strerror or err.__class__.__name__}",
                                  hint="give the path of a file readable on the controller") from None
 
 
@@ -247,8 +247,15 @@ def _require_rsa(key, path: str) -> None:
 
 def _certificate_credential(settings):
     """PEM or PKCS#12, told apart by the content as azure-identity does: PEM is text with armour lines."""
-    head = _read(settings.client_certificate, "client_certificate")[:4096]
-    return ClientCertificate if b"-----BEGIN" in head else PkcsCertificate
+    path = settings.client_certificate
+    head = _read(path, "client_certificate")[:4096]
+    if b"-----BEGIN" in head:
+        return ClientCertificate
+    if head[:1] == b"\x30":  # DER: a PKCS#12 file is one ASN.1 SEQUENCE
+        return PkcsCertificate
+    raise ConfigurationError(f"client_certificate {path} is not a PEM text file nor a PKCS#12 (PFX) file",
+                             hint="give a PEM file with the private key and the certificate, or the PFX file the "
+                                  "certificate was exported to (with client_certificate_password)")
 
 
 _CREDENTIALS = {

@@ -130,13 +130,14 @@ graph:
                                             "missing_optional": {"Domain.Read.All": "the verified domains"}}}}
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils._ad import LDAP3_IMPORT_ERROR
 from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import AD_CONNECTION_SPEC
 from ansible_collections.hybrid.identity.plugins.module_utils._connection_check import check_ad, check_graph
 from ansible_collections.hybrid.identity.plugins.module_utils._graph import GRAPH_IMPORT_ERROR
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils._permissions import MODULE_PERMISSIONS
 
 ARGUMENT_SPEC = {
@@ -154,8 +155,8 @@ def optional(spec):
 
 
 def main():
-    module = AnsibleModule(argument_spec=optional(AD_CONNECTION_SPEC) | optional(GRAPH_AUTH_SPEC) | ARGUMENT_SPEC,
-                           supports_check_mode=True)
+    module = guarded_module(argument_spec=optional(AD_CONNECTION_SPEC) | optional(GRAPH_AUTH_SPEC) | ARGUMENT_SPEC,
+                            supports_check_mode=True)
     params, sides = module.params, module.params["sides"]
     libraries = (("ad", LDAP3_IMPORT_ERROR, "ldap3"), ("graph", GRAPH_IMPORT_ERROR, "msal and requests"))
     for side, missing, library in libraries:

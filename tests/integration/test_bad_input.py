@@ -35,6 +35,7 @@ CONNECTION = {
     "directory_sync_features": GRAPH,
     "directory_sync_verify": GRAPH,
     "cloud_sync_provision": GRAPH,
+    "connection_check": AD + GRAPH,
 }
 FILES = "@FILES@"  # replaced by the directory the corpus files are written into
 BASE = "@BASE@"  # replaced by the lab's base DN
@@ -379,8 +380,19 @@ FROM_CLOUD = [
          "Unsupported parameters"),
 ]
 
+CONNECTION_CHECK = [
+    spec("check-side-unknown", "connection_check", {"sides": ["ldap"]}, "sides must be one or more of"),
+    spec("check-module-unknown", "connection_check", {"modules": ["soft_match"]}, "modules must be one or more"),
+    spec("check-unknown-option", "connection_check", {"require_writes": True},
+         "Unsupported parameters.*require_writes"),
+    refused("check-nul-in-search-base", "connection_check", {"search_base": f"OU=Staff\x00,{BASE}"},
+            "search_base holds control characters"),
+    refused("check-ca-binary", "connection_check", {"ad_ca_cert": f"{FILES}/binary.bin"},
+            "ad_ca_cert .*binary.bin holds no PEM certificate"),
+]
+
 CASES = (AD_USER_SMTP + SOFT_MATCH_CHECK + CLOUD_USER_LOOKUP + DIRECTORY_SYNC_FEATURES + DIRECTORY_SYNC_VERIFY
-         + CLOUD_SYNC_PROVISION + SMTP_ALIGN + RESTORE + FROM_CLOUD)
+         + CLOUD_SYNC_PROVISION + SMTP_ALIGN + RESTORE + FROM_CLOUD + CONNECTION_CHECK)
 
 # A PEM cut in the middle of its base64, and bytes that are no text at all.
 TRUNCATED_PEM = "-----BEGIN CERTIFICATE-----\nMIIDazCCAlOgAwIBAgIUX1xu\n"

@@ -33,6 +33,8 @@ CLOUD_USER_SELECT = (
     "onPremisesLastSyncDateTime,displayName,employeeId,assignedPlans"
 )
 MAIL_OBJECT_SELECT = "id,displayName,mail,proxyAddresses"
+# rule book §9.12: soft-deleted users (kept 30 days) come back by hard match; nothing else of theirs counts.
+DELETED_USERS = "/directory/deletedItems/microsoft.graph.user"
 PAGE_SIZE = "999"  # rule book §8: the most Graph gives in one page
 
 
@@ -93,6 +95,23 @@ class CloudReader:
             default=[],
         )
         return groups + contacts
+
+    def deleted_users(self) -> list[dict]:
+        """The tenant's soft-deleted users, each with its ``deletedDateTime`` (rule book §9.12)."""
+        params = {"$select": f"{CLOUD_USER_SELECT},deletedDateTime", "$top": PAGE_SIZE}
+
+        def read():
+            return [dict(user, deletedDateTime=user.get("deletedDateTime") or "(deleted)")
+                    for page in self.client.pages(DELETED_USERS, params) for user in page]
+
+        return self._optional(
+            read,
+            "the soft-deleted users",
+            "User.Read.All",
+            "give them in cloud_users, each with its deletedDateTime",
+            "no soft-deleted user is restored by the sync",
+            default=[],
+        )
 
     def domains(self, cloud_users: Iterable[Mapping] | None = None, tenant_id: str | None = None
                 ) -> tuple[str | None, list[str]] | None:

@@ -20,8 +20,8 @@ description:
   - Follows the collection's rule book (C(docs/soft-match-rules.md)); outcome and finding codes are
     listed under RV(results).
   - Read-only. Reports are files on the controller, written in check mode too.
-  - What the task returns stays small at any size: by default only the users that need attention
-    (O(return_results)). The reports hold every user.
+  - What the task returns stays small at any size. By default it lists only the users that need attention
+    (O(return_results)); the reports hold every user.
 author:
   - hybrid.identity maintainers (@hybrid-identity)
 extends_documentation_fragment:
@@ -288,8 +288,12 @@ counts:
   description: How many objects were read from each side.
   returned: always
   type: dict
-  sample: {"onprem_users": 815, "cloud_users": 790, "cloud_objects": 12, "results": 44}
+  sample: {"onprem_users": 815, "cloud_users": 790, "deleted_cloud_users": 3, "cloud_objects": 12, "results": 44}
   contains:
+    deleted_cloud_users:
+      description: How many soft-deleted cloud users were read (Graph's deletedItems); an on-prem user whose
+        source anchor one of them carries restores it at the sync.
+      type: int
     results:
       description: How many users RV(results) lists.
       type: int
@@ -396,7 +400,7 @@ def cloud_side(params, warnings):
         # the reader writes into `warnings` as it goes: a later failure still reports them
         reader = CloudReader(client, warnings)
         if given_users is None:
-            users = read_cloud_users(client, params["count_check"], warnings)
+            users = read_cloud_users(client, params["count_check"], warnings) + reader.deleted_users()
             objects = reader.mail_objects() if params["cloud_objects"] is None else params["cloud_objects"]
             roles = reader.admin_roles()
         else:
@@ -456,13 +460,15 @@ def main():
     rows = [result.as_dict() for result in results]
     summary = summarize(results)
     returned = returned_rows(rows, module.params["return_results"])
+    deleted = sum(1 for user in cloud_users if user.get("deletedDateTime"))
     outcome = {
         "changed": False,
         "results": returned,
         "summary": summary,
         "counts": {
             "onprem_users": len(onprem_users),
-            "cloud_users": len(cloud_users),
+            "cloud_users": len(cloud_users) - deleted,
+            "deleted_cloud_users": deleted,
             "cloud_objects": len(cloud_objects),
             "results": len(returned),
         },

@@ -138,7 +138,7 @@ class SambaDC:
             raise SambaError(f"the lab AD does not answer ({err}): run `python -m tests.lab up`") from err
         # Until this load succeeds, no state from the previous scenario may be trusted; how big it was to be
         # is kept, so that a failed big load is not emptied object by object either.
-        _state.write_section(self.lab_dir, self.name, {"loading_users": users})
+        _state.write_section(self.lab_dir, self.name, {"loading_users": users} if users >= BIG_SCENARIO else {})
         with connection:
             state, summary = load_ad_section(connection, SCENARIO_OU, section)
         _state.write_section(self.lab_dir, self.name, state)

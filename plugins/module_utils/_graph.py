@@ -153,7 +153,6 @@ class BatchRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
     listing: bool = False  # the answer is a page of a collection: a body without a value list is retried
 
-
     def as_json(self, request_id: str) -> dict:
         entry = {"id": request_id, "method": self.method, "url": self.url}
         if self.headers:

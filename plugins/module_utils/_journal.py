@@ -158,7 +158,7 @@ def _parse(text: str, number: int, key: str | None) -> tuple[JournalRecord, bool
     if not isinstance(fields, dict):
         raise _Damaged("it is not a JSON object")
     version = fields.get("version")
-    if type(version) is not int or version not in READABLE_VERSIONS:
+    if isinstance(version, bool) or not isinstance(version, int) or version not in READABLE_VERSIONS:
         raise _Damaged(f"its version is {version!r}; this collection reads versions "
                        f"{', '.join(map(str, READABLE_VERSIONS))}")
     unknown = sorted(set(fields) - _RECORD_KEYS)

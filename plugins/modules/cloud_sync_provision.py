@@ -269,8 +269,8 @@ def paced_window(wait_out_window: bool) -> CallWindow:
 
 def main():
     module = guarded_module(argument_spec=GRAPH_AUTH_SPEC | ARGUMENT_SPEC,
-                           mutually_exclusive=[("service_principal_id", "service_principal_name")],
-                           supports_check_mode=True)
+                            mutually_exclusive=[("service_principal_id", "service_principal_name")],
+                            supports_check_mode=True)
     if GRAPH_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("msal and requests"), exception=str(GRAPH_IMPORT_ERROR))
     params = module.params

@@ -151,7 +151,7 @@ def run_playbook(playbook: Path, lab: Lab, module_marker: str | None = None) -> 
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     watcher = threading.Thread(target=sample, args=(process.pid, module_marker or "\0", peak, done), daemon=True)
     watcher.start()
-    output, _ = process.communicate(timeout=3600)
+    output, _stderr = process.communicate(timeout=3600)
     wall = time.perf_counter() - started
     done.set()
     watcher.join()
@@ -244,7 +244,7 @@ def measure(lab: Lab, size: int, rounds: int, scratch: Path) -> SizeResult:
     for _round in range(rounds):
         ldap_s = floor_ldap(lab_vars, search_base)
         graph_s, listed = floor_graph(lab_vars)
-        if listed != sum(1 for _ in range(size) if MIX[_ % len(MIX)] != "new"):
+        if listed != sum(1 for number in range(size) if MIX[number % len(MIX)] != "new"):
             raise RuntimeError(f"the raw listing read {listed} users")
         result.floor.append(ldap_s + graph_s)
         result.baseline.append(run_playbook(one_task, lab)[0])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.integration._graph_lab import graph, graph_lab  # noqa: F401 - fixtures for every test file
+from tests.integration._graph_lab import graph, graph_lab  # noqa: F401  # pylint: disable=unused-import
 from tests.lab import Lab
 
 

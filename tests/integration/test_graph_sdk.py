@@ -81,8 +81,8 @@ def credential(lab_vars: dict, kind: str):
 def graph_client(lab_vars: dict, kind: str = "secret"):
     """GraphServiceClient whose base URL is the lab's Graph; the lab host is the one token audience allowed."""
     names = sdk()
-    provider = names.AzureIdentityAuthenticationProvider(credential(lab_vars, kind), scopes=SCOPES,
-                                                   allowed_hosts=[urlparse(lab_vars["graph_endpoint"]).hostname])
+    provider = names.AzureIdentityAuthenticationProvider(
+        credential(lab_vars, kind), scopes=SCOPES, allowed_hosts=[urlparse(lab_vars["graph_endpoint"]).hostname])
     tls = ssl.create_default_context(cafile=lab_vars["graph_ca_cert"])
     http = names.GraphClientFactory.create_with_default_middleware(client=names.httpx.AsyncClient(verify=tls))
     adapter = names.GraphRequestAdapter(provider, client=http)

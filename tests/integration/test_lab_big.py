@@ -23,8 +23,8 @@ def guids(lab_vars: dict) -> dict[str, str]:
     return {entry["sAMAccountName"][0]: entry["objectGUID"][0] for entry in found}
 
 
-def test_a_big_section_is_loaded_once_and_then_restored_from_its_snapshot(lab, lab_vars,
-                                                                        monkeypatch: pytest.MonkeyPatch):
+def test_a_big_section_is_loaded_once_and_then_restored_from_its_snapshot(
+        lab, lab_vars, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(_samba, "BIG_SCENARIO", BIG)
     big = section("big", BIG + 5)
 

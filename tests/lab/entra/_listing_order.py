@@ -52,7 +52,7 @@ def search_predicate(text: str | None, eventual: bool):
         raise bad_request("Request with $search query parameter only works through MSGraph with a special request "
                           "header: 'ConsistencyLevel: eventual'", "Request_UnsupportedQuery")
     tokens = re.split(r"\s+(AND|OR)\s+", text.strip())
-    clauses, joins = tokens[::2], [join for join in tokens[1::2]]
+    clauses, joins = tokens[::2], list(tokens[1::2])
     parsed = []
     for clause in clauses:
         match = _CLAUSE.fullmatch(clause.strip())

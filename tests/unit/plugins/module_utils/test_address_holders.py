@@ -65,8 +65,10 @@ def test_two_users_of_one_task_claiming_one_address_conflict():
     plans = [plan(ALICE, secondary_smtp={"add": ["shared@contoso.com"]}),
              plan(BOB, secondary_smtp={"add": ["shared@contoso.com"]})]
     found = held_values(plans, [])
-    assert [(held.user, held.holders) for held in found] == [(ALICE.distinguished_name, (BOB.distinguished_name,)),
-                                                            (BOB.distinguished_name, (ALICE.distinguished_name,))]
+    assert [(held.user, held.holders) for held in found] == [
+        (ALICE.distinguished_name, (BOB.distinguished_name,)),
+        (BOB.distinguished_name, (ALICE.distinguished_name,)),
+    ]
 
 
 def test_an_address_moved_between_two_users_of_one_task_is_no_conflict():

@@ -13,8 +13,8 @@ from ansible_collections.hybrid.identity.plugins.module_utils._input_guard impor
 SPEC = {
     "identity": {"type": "str"},
     "ad_password": {"type": "str", "no_log": True},
-    "users": {"type": "list", "elements": "dict", "options": {"identity": {"type": "str"},
-                                                               "secret": {"type": "str", "no_log": True}}},
+    "users": {"type": "list", "elements": "dict",
+              "options": {"identity": {"type": "str"}, "secret": {"type": "str", "no_log": True}}},
     "features": {"type": "dict"},
 }
 

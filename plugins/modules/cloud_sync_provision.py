@@ -74,7 +74,7 @@ options:
     description:
       - Wait one window of Microsoft's limit (10 seconds) before the first call, as if 5 calls had just been made.
       - For a batch that follows another one at once, whose calls still count against the limit; the
-        M(hybrid.identity.directory_sync) role sets it for every batch but the first.
+        role C(hybrid.identity.directory_sync) sets it for every batch but the first.
     type: bool
     default: false
   resume_paused_job:

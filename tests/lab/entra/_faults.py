@@ -7,6 +7,10 @@ same order sees the same faults. A `script` lists faults for the next matching r
 in order, before the rates apply. Scripted faults can also spoil a 200 answer the way a
 broken gateway does: an empty body, a page without `value`, JSON cut off, a page whose
 `@odata.nextLink` is missing (the listing looks complete), or a 502 with an HTML page.
+Latency models what Graph costs: `latency_ms` for every request, plus `latency_per_object_ms` for
+each object a listing page returns (Graph takes about 0.1 s for a filtered query and 0.5 s for a
+page of 999 users). The inner requests of a `$batch` run side by side as Graph runs them: the
+batch costs its slowest inner request, not their sum (and at least `latency_ms`).
 `next_link` breaks the `@odata.nextLink` of listings instead: it points to another host,
 or back to the page it is on. `token_script` lists answers (429, 503) for the next
 requests to the identity platform (tenant discovery and the token endpoint).
@@ -29,9 +33,15 @@ NEXT_LINK_FAULTS = ("foreign", "repeat")
 FOREIGN_HOST = "https://graph.example.net"
 
 
+# Above these a typo would hold requests past the client's timeout.
+MAX_LATENCY_MS = 60_000
+MAX_LATENCY_PER_OBJECT_MS = 100
+
+
 @dataclass
 class FaultSettings:
-    latency_ms: int = 0
+    latency_ms: float = 0                # every Graph request (a $batch once, its inner requests side by side)
+    latency_per_object_ms: float = 0.0   # and this per object in a listing page's `value`
     rate_429: float = 0.0
     rate_503: float = 0.0
     rate_504: float = 0.0
@@ -51,8 +61,10 @@ class FaultSettings:
                 raise ValueError(f"{name} must be between 0 and 1")
         if sum(self.rates()) > 1.0:
             raise ValueError(f"{' + '.join(self.rate_names())} must not exceed 1")
-        if self.latency_ms < 0:
-            raise ValueError("latency_ms must not be negative")
+        for name, most in (("latency_ms", MAX_LATENCY_MS), ("latency_per_object_ms", MAX_LATENCY_PER_OBJECT_MS)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= most:
+                raise ValueError(f"{name} must be a number of milliseconds from 0 to {most}")
         if self.retry_after is not None and self.retry_after < 0:
             raise ValueError("retry_after must be a number of seconds or null")
         if self.next_link is not None and self.next_link not in NEXT_LINK_FAULTS:
@@ -73,6 +85,11 @@ class FaultSettings:
 
     def as_dict(self) -> dict:
         return {**self.__dict__, "script": list(self.script), "token_script": list(self.token_script)}
+
+
+    def latency_seconds(self, objects: int) -> float:
+        """What a request that returns `objects` listed objects costs, in seconds."""
+        return (self.latency_ms + self.latency_per_object_ms * objects) / 1000
 
 
 class FaultInjector:

@@ -68,10 +68,8 @@ class GraphService:
         route: Route | None = None
         app = cost = fault = None
         response: Response
+        settings = self.faults.settings
         try:
-            latency = self.faults.settings.latency_ms
-            if latency:
-                time.sleep(latency / 1000)
             fault = self.faults.decide(request.path, request.inner)
             if fault == "reset":
                 response = Response(0, reset_connection=True)
@@ -106,6 +104,7 @@ class GraphService:
                     spoil(response, fault)
         except GraphError as error:
             response = error.response(request_id, client_request_id)
+        self._latency(request, response, settings)
         if not response.reset_connection:
             response.headers["request-id"] = request_id
             response.headers["client-request-id"] = client_request_id or request_id
@@ -120,6 +119,19 @@ class GraphService:
             status=None if response.reset_connection else response.status, app=app, cost=cost, fault=fault,
             duration_ms=(time.perf_counter() - started) * 1000, inner=request.inner)
         return response
+
+    @staticmethod
+    def _latency(request: Request, response: Response, settings) -> None:
+        """Wait what the answer costs on Graph; an inner $batch answer only notes it, for the batch to wait once.
+
+        Each wire request sleeps in its own server thread, so parallel requests wait side by side.
+        `response.delay` of a $batch holds its slowest inner request (see `_graph_batch`).
+        """
+        delay = max(settings.latency_seconds(response.objects), response.delay)
+        if request.inner:
+            response.delay = delay
+        elif delay > 0:
+            time.sleep(delay)
 
     def _break_next_link(self, request: Request, response: Response) -> None:
         """The `next_link` fault: a listing page whose @odata.nextLink leads elsewhere or back to itself."""

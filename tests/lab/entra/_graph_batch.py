@@ -3,7 +3,8 @@
 At most 20 requests; each inner request goes through the same pipeline as a wire
 request (auth, permissions, faults, throttling) and gets its own status, so a 200 batch
 can hold inner 429s with their own `Retry-After`. `dependsOn` is honoured: a request
-whose dependency failed gets 424.
+whose dependency failed gets 424. Graph runs the inner requests side by side: the batch's
+modelled latency is that of its slowest inner request.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def run_batch(ctx: Context) -> Response:
             raise bad_request("A batch request can't contain another $batch request.")
     statuses: dict[str, int] = {}
     responses = []
+    slowest = [0.0]
     for item in requests:
         depends = item.get("dependsOn") or []
         failed = [d for d in depends if statuses.get(d, 0) >= 400 or d not in statuses]
@@ -53,12 +55,14 @@ def run_batch(ctx: Context) -> Response:
                                                  "message": f"Request {failed[0]} failed or did not run first."}}})
             statuses[item["id"]] = status
             continue
-        responses.append(_run_one(ctx, item))
+        responses.append(_run_one(ctx, item, slowest))
         statuses[item["id"]] = responses[-1]["status"]
-    return Response.json(200, {"responses": responses}, content_type=GRAPH_JSON)
+    batch = Response.json(200, {"responses": responses}, content_type=GRAPH_JSON)
+    batch.delay = slowest[0]
+    return batch
 
 
-def _run_one(ctx: Context, item: dict) -> dict:
+def _run_one(ctx: Context, item: dict, slowest: list[float]) -> dict:
     headers = Headers({k: str(v) for k, v in (item.get("headers") or {}).items()})
     headers["Authorization"] = ctx.request.headers.get("Authorization") or ""
     payload = item.get("body")
@@ -75,6 +79,7 @@ def _run_one(ctx: Context, item: dict) -> dict:
         inner = Request.from_target(item["method"], target, headers, raw_body, ctx.request.base_url,
                                     client_ip=ctx.request.client_ip, inner=True)
         response = ctx.service.handle(inner)
+        slowest[0] = max(slowest[0], response.delay)
     out_headers = {name: value for name, value in response.headers.items()
                    if name.lower() in ("content-type", "retry-after", "location", "odata-version")}
     entry = {"id": item["id"], "status": response.status, "headers": out_headers}

@@ -88,6 +88,8 @@ class Response:
     body: bytes = b""
     headers: Headers = field(default_factory=Headers)
     reset_connection: bool = False   # a fault: close the TCP connection with a reset, send nothing
+    objects: int = 0                 # objects in a listing page's `value`: the latency knob charges each
+    delay: float = 0.0               # seconds of modelled latency an inner $batch answer costs (not slept)
 
     @classmethod
     def json(cls, status: int, payload, content_type: str = "application/json; charset=utf-8",

@@ -127,7 +127,9 @@ def list_collection(request: Request, directory, bucket: str, schema: ResourceSc
     if more:
         body["@odata.nextLink"] = next_link(request, entity_path, after_next)
     body["value"] = [schema.project(record, selected) for record in page]
-    return Response.json(200, body, content_type=GRAPH_JSON)
+    response = Response.json(200, body, content_type=GRAPH_JSON)
+    response.objects = len(page)
+    return response
 
 
 def _ordered_page(directory, bucket: str, compiled, order, search, after: str | None, limit: int):

@@ -11,7 +11,9 @@ Query shapes (rule book §8):
   has no ``in`` inside the lambda that it documents for users.
 - ImmutableId: one ``eq`` per value through $batch, as an advanced query
   (``ConsistencyLevel: eventual`` and ``$count=true``).
-- Everyone: one paged listing with ``$top=999``, its length compared with ``/users/$count``.
+- Everyone: one paged listing with ``$top=999``, its length compared with ``/users/$count``; or,
+  above ``PARTITION_ABOVE`` users with ``parallel`` above 1, listings of UPN-prefix partitions side
+  by side, each proven against its own ``$count`` (``_user_partitions``), else one listing again.
 - Many values (more than ``LIST_ABOVE``): one paged listing too, matched locally, since the
   listing takes fewer requests than the filters, and each value is one hash look-up.
 - Admin roles: the role definitions and every active role assignment, each one listing,
@@ -22,12 +24,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ansible_collections.hybrid.identity.plugins.module_utils._addresses import AddressError, ProxyAddress
 from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError, HybridIdentityError
-from ansible_collections.hybrid.identity.plugins.module_utils._graph import BatchRequest
+from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
+    MALFORMED_HINT,
+    BatchRequest,
+    MalformedAnswer,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils._graph_query import (
+    MAX_BATCH,
     MAX_IN_VALUES,
     MAX_PAGE,
     any_equals_filter,
@@ -35,6 +43,17 @@ from ansible_collections.hybrid.identity.plugins.module_utils._graph_query impor
     equals_filter,
     in_filter,
     query_string,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils._user_partitions import (
+    MOST_PARALLEL,
+    Partition,
+    child_prefixes,
+    largest_partition,
+    listing_order,
+    merged,
+    proof_problem,
+    split,
+    use_partitions,
 )
 
 # rule book §8: $select is needed for the on-premises properties and proxyAddresses.
@@ -243,13 +262,18 @@ def value_count(request: LookupRequest) -> int:
     return sum(len(getattr(request, key)) for key in LOOKUP_KEYS)
 
 
+def count_tolerance(counted: int) -> int:
+    """How far a listing's length may be from ``$count`` (its lag, rule book §8) before it is a gap."""
+    return max(5, counted // 1000)
+
+
 def count_mismatch(listed: int, counted: int) -> str | None:
     """What to say when a listing's length differs from Graph's ``$count`` by more than its lag allows, else None.
 
     rule book §8: ``$count`` is eventually consistent, so users created or deleted a moment ago may
     be counted or not: a difference of a few (one in a thousand, at least 5) is not a gap.
     """
-    tolerance = max(5, counted // 1000)
+    tolerance = count_tolerance(counted)
     if abs(listed - counted) <= tolerance:
         return None
     return (f"the listing of /users returned {listed} users, but Microsoft Graph counts {counted} "
@@ -286,15 +310,17 @@ def roles_by_principal(definitions: Iterable[Mapping], assignments: Iterable[Map
 # --- over Graph ---------------------------------------------------------------------------
 
 
-def find_cloud_users(client, request: LookupRequest, count_check: str = "warn") -> LookupResult:
+def find_cloud_users(client, request: LookupRequest, count_check: str = "warn",
+                     parallel: int = 1) -> LookupResult:
     """Run ``request`` over ``client`` (a ``GraphClient``): the users found and the values nobody answers.
 
     A whole-tenant listing (``everyone``, or more than ``LIST_ABOVE`` values) is compared with
-    ``$count`` as ``count_check`` says: a warning, a failure, or not at all.
+    ``$count`` as ``count_check`` says: a warning, a failure, or not at all; ``parallel`` listings
+    run side by side on a large tenant (see ``list_users``).
     """
     warnings: list[str] = []
     if request.everyone or value_count(request) > LIST_ABOVE:
-        found = list_users(client, USER_SELECT, count_check, warnings)
+        found = list_users(client, USER_SELECT, count_check, warnings, parallel)
         if not request.everyone:
             found = answering(request, found)
     else:
@@ -305,12 +331,38 @@ def find_cloud_users(client, request: LookupRequest, count_check: str = "warn") 
     return LookupResult(users, not_found(request, found), tuple(warnings))
 
 
-def list_users(client, select: str, count_check: str, warnings: list[str]) -> list[dict]:
-    """Every user of the tenant in one paged listing, its length checked against ``$count`` (``count_check``)."""
+def list_users(client, select: str, count_check: str, warnings: list[str], parallel: int = 1) -> list[dict]:
+    """Every user of the tenant, its number checked against ``/users/$count`` (``count_check``).
+
+    With ``parallel`` above 1, the first page also asks for ``$count``; above ``PARTITION_ABOVE``
+    users, UPN-prefix partitions are then listed ``parallel`` at a time and merged in object id
+    order. When they do not prove a complete read (``_user_partitions.proof_problem``), a warning
+    says why and the tenant is read again in one listing, checked as ever. ``count_check: skip``
+    lists in one listing: the proof needs the counts.
+    """
     if count_check not in COUNT_CHECKS:
         raise ConfigurationError(f"count_check {count_check!r} is not one of {', '.join(COUNT_CHECKS)}",
                                  hint=f"set count_check to one of {', '.join(COUNT_CHECKS)}")
-    users = [user for page in client.pages("/users", {"$top": str(MAX_PAGE), "$select": select}) for user in page]
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or not 1 <= parallel <= MOST_PARALLEL:
+        raise ConfigurationError(f"parallel_listings must be from 1 to {MOST_PARALLEL}, not {parallel!r}",
+                                 hint="set parallel_listings to 1 (one listing) or a few listings side by side")
+    params = {"$top": str(MAX_PAGE), "$select": select}
+    if parallel == 1 or count_check == "skip":
+        pages = client.pages("/users", params)
+    else:
+        # rule book §8: $count on a listing is an advanced query; its headers go with every page.
+        first = client.first_page("/users", params | {"$count": "true"}, ADVANCED_QUERY)
+        total = first.get("@odata.count")
+        if first.get("@odata.nextLink") and isinstance(total, int) and use_partitions(total, parallel):
+            users, problem = _partitioned(client, select, total, parallel)
+            if problem is None:
+                return users
+            warnings.append(f"The parallel listing of /users did not prove complete ({problem}), so the tenant "
+                            "was read again in one listing.")
+            pages = client.pages("/users", params)
+        else:
+            pages = client.following(first, "/users", ADVANCED_QUERY)
+    users = [user for page in pages for user in page]
     if count_check != "skip":
         problem = count_mismatch(len(users), client.count("/users"))
         if problem and count_check == "fail":
@@ -319,6 +371,52 @@ def list_users(client, select: str, count_check: str, warnings: list[str]) -> li
         if problem:
             warnings.append(f"{problem}. Run again to confirm; count_check: fail stops the run instead.")
     return users
+
+
+def _partitioned(client, select: str, total: int, parallel: int) -> tuple[list[dict], str | None]:
+    """The users of every UPN-prefix partition, listed ``parallel`` at a time, and what keeps them unproven."""
+    largest = largest_partition(total, parallel)
+    partitions: list[Partition] = []
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="listing")
+    try:
+        pending = child_prefixes("")
+        while pending:
+            kept, again = split(_prefix_counts(client, pool, pending), largest)
+            partitions += kept
+            pending = [child for prefix in again for child in child_prefixes(prefix)]
+        listings = {partition.prefix: pool.submit(_partition_users, client, partition, select)
+                    for partition in listing_order(partitions)}
+        listed = {prefix: listing.result() for prefix, listing in listings.items()}
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return merged(listed), proof_problem(listed, partitions, total, count_tolerance(total))
+
+
+def _prefix_counts(client, pool: ThreadPoolExecutor, prefixes: Sequence[str]) -> dict[str, int]:
+    """Graph's ``$count`` of the users under each prefix: 20 advanced queries a $batch, the batches side by side."""
+    chunks = [[(prefix, _count_query(prefix)) for prefix in chunk] for chunk in chunked(prefixes, MAX_BATCH)]
+    answers = pool.map(lambda chunk: client.batch([query for _prefix, query in chunk]), chunks)
+    counts = {}
+    for chunk, responses in zip(chunks, answers, strict=True):
+        for (prefix, query), response in zip(chunk, responses, strict=True):
+            client.raise_for(response, query)
+            counted = response.body.get("@odata.count") if isinstance(response.body, dict) else None
+            if isinstance(counted, bool) or not isinstance(counted, int):
+                raise MalformedAnswer(f"GET /users with $count=true: Microsoft Graph answered no @odata.count for "
+                                      f"the users whose UPN starts with {prefix!r}", hint=MALFORMED_HINT)
+            counts[prefix] = counted
+    return counts
+
+
+def _count_query(prefix: str) -> BatchRequest:
+    # rule book §8: $count is an advanced query (ConsistencyLevel: eventual); one id is enough to carry it.
+    params = {"$filter": Partition(prefix, 0).filter, "$count": "true", "$top": "1", "$select": "id"}
+    return BatchRequest(f"/users?{query_string(params)}", headers=ADVANCED_QUERY, listing=True)
+
+
+def _partition_users(client, partition: Partition, select: str) -> list[dict]:
+    params = {"$filter": partition.filter, "$top": str(MAX_PAGE), "$select": select}
+    return [user for page in client.pages("/users", params) for user in page]
 
 
 class IncompleteListing(HybridIdentityError):

@@ -292,7 +292,12 @@ class GraphClient:
     def pages(self, path: str, params: Mapping[str, str] | None = None,
               headers: Mapping[str, str] | None = None) -> Iterator[list]:
         """The ``value`` of every page of a collection, following ``@odata.nextLink`` to the end."""
-        yield from self.following(self._listing_page(path, self.url(path, params), headers), path, headers)
+        yield from self.following(self.first_page(path, params, headers), path, headers)
+
+    def first_page(self, path: str, params: Mapping[str, str] | None = None,
+                   headers: Mapping[str, str] | None = None) -> dict:
+        """The first page of a listing, whole (``@odata.count`` included), fetched again while it is not a page."""
+        return self._listing_page(path, self.url(path, params), headers)
 
     def following(self, page: Mapping, path: str, headers: Mapping[str, str] | None = None) -> Iterator[list]:
         """The ``value`` of ``page`` and of every page after it.

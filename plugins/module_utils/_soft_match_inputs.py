@@ -62,10 +62,11 @@ def onprem_record(user) -> dict:
     }
 
 
-def read_cloud_users(client, count_check: str = "warn", warnings: list[str] | None = None) -> list[dict]:
-    """The whole tenant's users in one paged listing, joined locally (no per-user calls), checked against
-    ``$count`` as ``count_check`` says (a mismatch goes into ``warnings``)."""
-    return list_users(client, CLOUD_USER_SELECT, count_check, [] if warnings is None else warnings)
+def read_cloud_users(client, count_check: str = "warn", warnings: list[str] | None = None,
+                     parallel: int = 1) -> list[dict]:
+    """The whole tenant's users in paged listings (``parallel`` side by side on a large tenant), joined locally
+    (no per-user calls), checked against ``$count`` as ``count_check`` says (a mismatch goes into ``warnings``)."""
+    return list_users(client, CLOUD_USER_SELECT, count_check, [] if warnings is None else warnings, parallel)
 
 
 class CloudReader:

@@ -131,6 +131,20 @@ options:
     type: str
     choices: [warn, fail, skip]
     default: warn
+  parallel_listings:
+    description:
+      - How many listings of the tenant's users run side by side when the cloud users are read from Graph, on
+        a tenant of more than 5,000 users (Graph's C(@odata.count) on the first page says). V(1) reads it in
+        one listing.
+      - The users are split by the start of their user principal name with C(startsWith), each part counted
+        with C($count) first; parts too large are split again on the next character. The users are then
+        taken in object id order, whatever the parts.
+      - The read counts as complete only when every part lists exactly as many users as Graph counts for it,
+        no user comes twice, and the parts add up to C(/users/$count). Otherwise the module warns and reads
+        the tenant again in one listing, which O(count_check) checks as ever.
+      - With O(count_check=skip) the tenant is read in one listing, since the proof needs the counts.
+    type: int
+    default: 4
   report_formats:
     description:
       - The reports to write into O(report_dir). V(html) is a single page with a chart and a table that
@@ -350,6 +364,7 @@ ARGUMENT_SPEC = {
     },
     "return_results": {"type": "str", "choices": ["attention", "all", "none"], "default": "attention"},
     "count_check": {"type": "str", "choices": ["warn", "fail", "skip"], "default": "warn"},
+    "parallel_listings": {"type": "int", "default": 4},
 }
 # The outcomes whose sync a person must look at first (the refusals and the duplicates).
 ATTENTION_OUTCOMES = frozenset({"conflict", "blocked", "invalid"})
@@ -400,7 +415,8 @@ def cloud_side(params, warnings):
         # the reader writes into `warnings` as it goes: a later failure still reports them
         reader = CloudReader(client, warnings)
         if given_users is None:
-            users = read_cloud_users(client, params["count_check"], warnings) + reader.deleted_users()
+            users = read_cloud_users(client, params["count_check"], warnings, params["parallel_listings"]) \
+                + reader.deleted_users()
             objects = reader.mail_objects() if params["cloud_objects"] is None else params["cloud_objects"]
             roles = reader.admin_roles()
         else:

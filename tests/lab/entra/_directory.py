@@ -8,7 +8,7 @@ makes a `$skiptoken` (the last id of a page) stable while the state changes.
 from __future__ import annotations
 
 import threading
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 
 from . import _cloud_scenario as scenario
@@ -63,6 +63,7 @@ class Directory:
             }
             self._sorted: dict[str, list[str] | None] = dict.fromkeys(self.stores)
             self.indexes: dict[str, dict[str, set[str]]] = {name: {} for name in USER_INDEXES}
+            self._index_order: dict[str, list[str]] = {}   # an index's keys in order, for startsWith
             for record in objects.users:
                 self._add_user(record)
             for bucket, records in ((GROUPS, objects.groups), (CONTACTS, objects.contacts),
@@ -89,6 +90,7 @@ class Directory:
     def _add_user(self, record: dict) -> None:
         self.stores[USERS][record["id"]] = record
         self._sorted[USERS] = None
+        self._index_order.clear()
         for name in USER_INDEXES:
             for key in self._index_keys(record, name):
                 self.indexes[name].setdefault(key, set()).add(record["id"])
@@ -96,6 +98,7 @@ class Directory:
     def _remove_user(self, record: dict) -> None:
         self.stores[USERS].pop(record["id"], None)
         self._sorted[USERS] = None
+        self._index_order.clear()
         for name in USER_INDEXES:
             for key in self._index_keys(record, name):
                 holders = self.indexes[name].get(key)
@@ -134,6 +137,8 @@ class Directory:
         if hint is None or bucket != USERS:
             return None
         kind = hint[0]
+        if kind == "prefix":
+            return self._prefixed(hint[1], hint[2])
         if kind == "keys":
             index = self.indexes.get(hint[1])
             if index is None:
@@ -149,6 +154,21 @@ class Directory:
                 return right
             return left if right is None else left & right
         return None if left is None or right is None else left | right
+
+    def _prefixed(self, name: str, prefix: str) -> set[str] | None:
+        """Ids whose indexed `name` starts with `prefix` (folded): a range of the index's ordered keys."""
+        index = self.indexes.get(name)
+        if index is None:
+            return None
+        keys = self._index_order.get(name)
+        if keys is None:
+            keys = self._index_order[name] = sorted(index)
+        found: set[str] = set()
+        for position in range(bisect_left(keys, prefix), len(keys)):
+            if not keys[position].startswith(prefix):
+                break
+            found |= index[keys[position]]
+        return found
 
     def page(self, bucket: str, compiled: CompiledFilter | None, after: str | None, limit: int,
              want_count: bool) -> tuple[list[dict], bool, int | None]:

@@ -43,7 +43,7 @@ _TEXT_ADVANCED = (NE, ENDS, EQ_NULL)
 @dataclass(frozen=True)
 class CompiledFilter:
     predicate: Callable[[dict], bool]
-    hint: tuple | None      # ("keys", property, folded values) / ("and"|"or", hint, hint) / None
+    hint: tuple | None      # ("keys" | "prefix", property, folded values | prefix) / ("and"|"or", hint, hint) / None
     advanced: bool          # uses something that needs an advanced query
 
 
@@ -147,7 +147,8 @@ class _FilterCompiler:
         if isinstance(node, odata.Call):
             spec, function, literal = self.string_function(node, element=False)
             self.require(spec, function)
-            return _string_test(spec.name, function, literal), None
+            hint = ("prefix", spec.name, literal) if function == STARTS else None
+            return _string_test(spec.name, function, literal), hint
         if isinstance(node, odata.Lambda):
             return self.lambda_(node)
         if isinstance(node, odata.Property):

@@ -171,11 +171,15 @@ ee: venv
 
 
 # The predictor alone (time and memory targets), then soft_match_check end to end through ansible-playbook
-# against the lab, as ratios to the floor measured in the same run (tests/bench/e2e.py).
+# against the lab, as ratios to the floor measured in the same run (tests/bench/e2e.py), then the
+# whole-tenant read and the bulk audit against a per-user loop with Graph's latency (tests/bench/latency.py).
 BENCH_SIZES ?= 10000 50000 100000
+LATENCY_USERS ?= 10000
+LATENCY_READ_USERS ?= 100000
 bench: lab-up
 	$(BIN)/python -m tests.bench
 	$(BIN)/python -m tests.bench.e2e --sizes $(BENCH_SIZES)
+	$(BIN)/python -m tests.bench.latency --users $(LATENCY_USERS) --read-users $(LATENCY_READ_USERS)
 
 clean: lab-down
 	rm -rf $(BUILD) build $(VENV) $(VENV_OLDEST) $(VENV_SANITY)

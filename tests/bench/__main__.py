@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".build" / "collections"))
 
-from ansible_collections.hybrid.identity.plugins.module_utils._matching import (
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import (
     CloudIndex,
     predict,
     summarize,

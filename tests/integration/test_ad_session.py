@@ -8,14 +8,14 @@ import ldap3
 import pytest
 import trustme
 
-from ansible_collections.hybrid.identity.plugins.module_utils._ad import (
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import (
     AdConnectionError,
     AdSession,
     AdSettings,
     InvalidIdentity,
     UserNotFound,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
 
 USERS = 150
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.hybrid.identity.plugins.module_utils._anchor import immutable_id
-from ansible_collections.hybrid.identity.plugins.module_utils._matching_result import SEVERITIES
+from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import immutable_id
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_result import SEVERITIES
 from tests.integration._ansible import task_result
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "lab" / "scenarios").glob("*.yml"))

@@ -290,13 +290,13 @@ from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import (
     AdSession,
     AdSettings,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils.alignment._ad_apply import plan_requests, write_plan
 from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad_options import AD_CONNECTION_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._ad_apply import plan_requests, write_plan
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._user_plan import UserRequest
 from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import AddressError
 from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import AnchorError
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
 from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
-from ansible_collections.hybrid.identity.plugins.module_utils.alignment._user_plan import UserRequest
 
 _LIST_CHANGE = {
     "type": "dict",

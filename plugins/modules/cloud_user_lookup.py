@@ -203,8 +203,8 @@ not_found:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import LookupRequest, find_cloud_users
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import LookupRequest, find_cloud_users
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import (
     GRAPH_IMPORT_ERROR,
     GraphClient,

@@ -134,9 +134,9 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import LDAP3_IMPORT_ERROR
 from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad_options import AD_CONNECTION_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils.preflight._connection_check import check_ad, check_graph
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import GRAPH_IMPORT_ERROR
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils.preflight._connection_check import check_ad, check_graph
 from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils.preflight._permissions import MODULE_PERMISSIONS
 

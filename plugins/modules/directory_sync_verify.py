@@ -183,8 +183,8 @@ elapsed:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import find_cloud_users
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import find_cloud_users
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import (
     GRAPH_IMPORT_ERROR,
     GraphClient,

@@ -348,7 +348,6 @@ from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import (
     AdSettings,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad_options import AD_CONNECTION_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import AddressError
 from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignment import (
     ALIGNED,
     STATUSES,
@@ -364,6 +363,13 @@ from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignme
     read_pairs_file,
     read_scope,
 )
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journal import new_run_id
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journaled_writes import (
+    planned_writes,
+    settle,
+    write_journaled,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import AddressError
 from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import AnchorError
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import (
@@ -372,13 +378,6 @@ from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph impor
     GraphSettings,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_options import GRAPH_AUTH_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
-from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journal import new_run_id
-from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journaled_writes import (
-    planned_writes,
-    settle,
-    write_journaled,
-)
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import CloudIndex
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._pairing import (
     AUTOMATIC_RULES,
@@ -386,6 +385,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils.matching._pairing 
     pair_users,
     rows_from_records,
 )
+from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils.sync._sync_features import requested_features
 
 ARGUMENT_SPEC = {

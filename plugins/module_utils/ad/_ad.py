@@ -17,8 +17,13 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad_bind import bind_method
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._dns_srv import (
+    DnsError,
+    lookup_srv,
+    nameservers,
+    ordered,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import guid_bytes, immutable_id
-from ansible_collections.hybrid.identity.plugins.module_utils.ad._dns_srv import DnsError, lookup_srv, nameservers, ordered
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import (
     ConfigurationError,
     HybridIdentityError,

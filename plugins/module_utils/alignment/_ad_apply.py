@@ -18,8 +18,12 @@ from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import (
     InvalidIdentity,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.alignment._address_holders import refuse_held_values
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._user_plan import (
+    UserPlan,
+    UserRequest,
+    plan_user,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
-from ansible_collections.hybrid.identity.plugins.module_utils.alignment._user_plan import UserPlan, UserRequest, plan_user
 
 WRITE_ATTEMPTS = 3
 

@@ -15,7 +15,10 @@ from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import (
     AdUser,
     DirectoryRefused,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils.alignment._authority_transfer import NewUser, escape_rdn_value
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._authority_transfer import (
+    NewUser,
+    escape_rdn_value,
+)
 
 try:
     from ldap3.core import exceptions as ldap_errors

@@ -23,6 +23,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._user_plan import UserRequest, plan_user
 from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import AddressError
 from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import AnchorError, anchor_bytes
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
@@ -43,7 +44,6 @@ from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching
     Result,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._pairing import Pair, onprem_primary
-from ansible_collections.hybrid.identity.plugins.module_utils.alignment._user_plan import UserRequest, plan_user
 
 PRIMARY_FROM_CLOUD = "cloud"
 PRIMARY_FROM_ONPREM = "onprem"

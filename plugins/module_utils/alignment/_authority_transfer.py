@@ -25,8 +25,11 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import ProxyAddress, validate_smtp_address
 from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignment import judge
+from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import (
+    ProxyAddress,
+    validate_smtp_address,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import CloudIndex, predict
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import (

@@ -24,6 +24,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journal import (
+    ATTRIBUTES,
+    DamagedLine,
+    JournalRecord,
+    differences,
+    same_state,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import (
     AddressError,
     ProxyAddress,
@@ -34,13 +41,6 @@ from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses 
     validate_upn,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import AnchorError, anchor_bytes
-from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journal import (
-    ATTRIBUTES,
-    DamagedLine,
-    JournalRecord,
-    differences,
-    same_state,
-)
 
 # ad_user_smtp's rules on a whole proxyAddresses attribute (one primary per type, no duplicate, the size)
 _ATTRIBUTE_RULES = frozenset({"two_primaries", "duplicate_value", "too_many_addresses"})

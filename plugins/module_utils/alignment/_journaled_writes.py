@@ -22,7 +22,6 @@ from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import (
     ConcurrentChange,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.alignment._ad_apply import WRITE_ATTEMPTS, write_plan
-from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
 from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journal import (
     append_records,
     nothing_written,
@@ -30,7 +29,12 @@ from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journal
     same_state,
     state_of,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils.alignment._user_plan import UserPlan, UserRequest, plan_user
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._user_plan import (
+    UserPlan,
+    UserRequest,
+    plan_user,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
 
 NOT_TRIED_HINT = ("nothing was sent for this user; when the domain controller answers again, run the same task "
                   "again: it completes the alignment")

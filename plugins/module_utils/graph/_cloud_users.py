@@ -25,7 +25,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import AddressError, ProxyAddress
-from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError, HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import (
+    ConfigurationError,
+    HybridIdentityError,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import BatchRequest
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_query import (
     MAX_IN_VALUES,

@@ -18,7 +18,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError, HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import (
+    ConfigurationError,
+    HybridIdentityError,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_auth import credential_for
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_clouds import (
     CLOUDS,

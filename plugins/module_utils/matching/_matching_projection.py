@@ -31,7 +31,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import ProxyAddress, validate_smtp_address
+from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import (
+    ProxyAddress,
+    validate_smtp_address,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import (
     QUARANTINE_PROXY_CONFLICTS,

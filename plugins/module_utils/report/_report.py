@@ -19,13 +19,13 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
 from ansible_collections.hybrid.identity.plugins.module_utils.report._attention import (
     NEEDS_PERSON,
     attention,
     urgency_key,
     worst_findings_first,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
 from ansible_collections.hybrid.identity.plugins.module_utils.report._report_template import (
     HTML_TEMPLATE,
     ONBOARD_TEMPLATE,

@@ -28,7 +28,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError, HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import (
+    ConfigurationError,
+    HybridIdentityError,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_errors import (
     GraphError,
     MissingPermission,

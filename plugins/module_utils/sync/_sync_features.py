@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError, HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import (
+    ConfigurationError,
+    HybridIdentityError,
+)
 
 SYNC_SETTINGS_PATH = "/directory/onPremisesSynchronization"
 READ_PERMISSION = "OnPremDirectorySynchronization.Read.All"

@@ -21,8 +21,8 @@ from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses 
     ProxyAddress,
     validate_smtp_address,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import LookupRequest, primary_smtp
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import LookupRequest, primary_smtp
 
 MISSING = None  # the ``actual`` of a value the cloud user does not hold at all
 

@@ -6,7 +6,6 @@ import stat
 
 import pytest
 
-from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import anchor_bytes
 from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journal import (
     DamagedLine,
     JournalError,
@@ -21,6 +20,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journal
     records_backwards,
     restore_changes,
 )
+from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import anchor_bytes
 
 GUID = "2ad37e9a-b40a-4d46-aa48-2d7d273334f6"
 DN = "CN=adele,OU=Sales,DC=contoso,DC=com"

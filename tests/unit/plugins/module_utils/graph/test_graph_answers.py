@@ -3,7 +3,11 @@
 import pytest
 import requests
 
-from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import answer_problem, batch_problem, page_problem
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import (
+    answer_problem,
+    batch_problem,
+    page_problem,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_retry import retryable
 
 

@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import trustme
 
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import (
     LookupRequest,
     not_found,
@@ -15,7 +16,6 @@ from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users
     roles_by_principal,
     shaped_user,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import GraphSettings
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_auth import (
     ClientCertificate,

@@ -4,6 +4,11 @@ import json
 
 import pytest
 
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import (
+    ConfigurationError,
+    HybridIdentityError,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_errors import GraphError
 from ansible_collections.hybrid.identity.plugins.module_utils.sync._cloud_sync import (
     CallWindow,
     SyncJob,
@@ -17,8 +22,6 @@ from ansible_collections.hybrid.identity.plugins.module_utils.sync._cloud_sync i
     outcome_counts,
     refused,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError, HybridIdentityError
-from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_errors import GraphError
 
 DN = "CN=AdeleV,CN=Users,DC=corp,DC=chicago,DC=com"
 

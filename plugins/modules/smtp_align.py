@@ -378,7 +378,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph impor
     GraphSettings,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_options import GRAPH_AUTH_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import CloudIndex
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._pairing import (
     AUTOMATIC_RULES,
     onprem_view,

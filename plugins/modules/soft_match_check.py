@@ -314,7 +314,9 @@ from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph impor
     GraphSettings,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_options import GRAPH_AUTH_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import CloudIndex, predict, summarize
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import predict
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_result import summarize
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import (
     CloudReader,
     merge_tenant,

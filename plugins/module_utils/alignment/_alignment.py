@@ -27,7 +27,8 @@ from ansible_collections.hybrid.identity.plugins.module_utils.alignment._user_pl
 from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import AddressError
 from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import AnchorError, anchor_bytes
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
-from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import CloudIndex, predict
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import predict
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import (
     ANCHOR_CONSISTENCY_GUID,
     OnPremUser,

@@ -31,7 +31,8 @@ from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses 
     validate_smtp_address,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
-from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import CloudIndex, predict
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import predict
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import (
     CloudUser,
     OnPremUser,

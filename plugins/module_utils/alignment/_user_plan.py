@@ -21,7 +21,6 @@ from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses 
     validate_upn,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import (
-    AnchorError,
     anchor_from_any,
     immutable_id,
 )
@@ -156,6 +155,3 @@ def _view(proxy_addresses, mail, upn, guid, nickname) -> dict:
         "consistency_guid": immutable_id(guid) if guid else None,
         "mailNickname": nickname,
     }
-
-
-__all__ = ["AnchorError", "UserPlan", "UserRequest", "plan_user"]

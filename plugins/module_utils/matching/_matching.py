@@ -47,9 +47,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching
     ANCHOR_OBJECT_GUID,
     BLOCK_HARD_MATCH_TAKEOVER,
     BLOCK_SOFT_MATCH,
-    FEATURE_DEFAULTS,
     SOFT_MATCH_ON_UPN,
-    CloudObject,
     CloudUser,
     MatchingInputError,
     OnPremUser,
@@ -81,12 +79,9 @@ from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching
     INVALID,
     JOINED,
     NEW_USER,
-    OUTCOMES,
     SOFT_MATCH_SMTP,
     SOFT_MATCH_UPN,
-    Finding,
     Result,
-    summarize,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_scope import (
     Draft,
@@ -471,21 +466,3 @@ def _predict_cloud_user(draft: Draft, index: CloudIndex, tenant: Tenant) -> None
         # rule book §4: a new user with a value another object holds is created with that value quarantined
         draft.outcome = CONFLICT
 
-
-__all__ = [
-    "ANCHOR_CONSISTENCY_GUID",
-    "ANCHOR_MODES",
-    "ANCHOR_OBJECT_GUID",
-    "FEATURE_DEFAULTS",
-    "OUTCOMES",
-    "CloudIndex",
-    "CloudObject",
-    "CloudUser",
-    "Finding",
-    "MatchingInputError",
-    "OnPremUser",
-    "Result",
-    "Tenant",
-    "predict",
-    "summarize",
-]

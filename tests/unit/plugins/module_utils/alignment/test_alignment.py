@@ -14,7 +14,8 @@ from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignme
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import immutable_id
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
-from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import CloudIndex, OnPremUser
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import OnPremUser
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._pairing import pair_users
 
 GUID_NAMESPACE = uuid.UUID("2a4e0b7d-6f1c-4f51-9a39-1c5e8a902d7b")

@@ -10,7 +10,8 @@ from ansible_collections.hybrid.identity.plugins.module_utils.alignment._authori
     plan_transfer,
     sam_account_name,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import CloudIndex, OnPremUser
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import OnPremUser
 
 TENANT = {"initial_domain": "contoso.onmicrosoft.com", "verified_domains": ["contoso.com"]}
 OU = "OU=Staff,DC=contoso,DC=com"

@@ -6,18 +6,17 @@ import uuid
 import pytest
 
 from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import immutable_id
-from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import (
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import predict
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import (
     ANCHOR_OBJECT_GUID,
-    CloudIndex,
     CloudObject,
     CloudUser,
     MatchingInputError,
     OnPremUser,
     Tenant,
-    predict,
-    summarize,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_result import SEVERITIES
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_result import SEVERITIES, summarize
 
 INITIAL = "contoso.onmicrosoft.com"
 GUID_NAMESPACE = uuid.UUID("6f1c2a4e-0b7d-4f51-9a39-1c5e2d7b8a90")

@@ -3,12 +3,9 @@
 import pytest
 
 from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import AdUser
-from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import (
-    CloudIndex,
-    OnPremUser,
-    Tenant,
-    predict,
-)
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import predict
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import OnPremUser, Tenant
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import (
     domains_seen,
     merge_tenant,

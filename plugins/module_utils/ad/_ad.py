@@ -91,6 +91,10 @@ class DirectoryRefused(HybridIdentityError):
     """The directory refused a write for another reason (rights, schema, constraint)."""
 
 
+class EntryExists(DirectoryRefused):
+    """An object of that distinguished name exists already."""
+
+
 @dataclass(frozen=True, slots=True)
 class AdSettings:
     host: str | None
@@ -511,7 +515,49 @@ class AdSession:
             return []
         return [_user_from_entry(entry) for entry in self._connection.response if entry.get("type") == "searchResEntry"]
 
+    def names_taken(self, names: Iterable[str], per_search: int = 150) -> set[str]:
+        """The sAMAccountNames (lowercase) among these that some security principal (user, group, computer) holds.
+
+        sAMAccountName is unique across the domain's security principals, so every object class is searched.
+        """
+        wanted = list(dict.fromkeys(names))
+        taken = set()
+        for start in range(0, len(wanted), per_search):  # no names, no search: "(|)" is not a filter
+            chunk = wanted[start:start + per_search]
+            terms = "".join(f"(sAMAccountName={escape_filter_chars(name)})" for name in chunk)
+            with self._answering("looking up sAMAccountNames"):
+                pages = self._connection.extend.standard.paged_search(
+                    self.base_dn, f"(|{terms})", ldap3.SUBTREE, attributes=["sAMAccountName"],
+                    paged_size=PAGE_SIZE, generator=True,
+                )
+                for entry in pages:
+                    found = entry.get("type") == "searchResEntry" and _single(entry["attributes"], "sAMAccountName")
+                    if found:
+                        taken.add(str(found).lower())
+        return taken
+
     # --- writing ----------------------------------------------------------------------
+
+    def create(self, distinguished_name: str, attributes: Mapping) -> None:
+        """Add one object; EntryExists when its distinguished name is taken, DirectoryRefused for the rest."""
+        try:
+            self._connection.add(distinguished_name, attributes=dict(attributes))
+        except ldap_errors.LDAPEntryAlreadyExistsResult as err:
+            raise EntryExists(f"{distinguished_name} exists already") from err
+        except ldap_errors.LDAPInsufficientAccessRightsResult as err:
+            raise DirectoryRefused(f"{self.settings.username} may not create {distinguished_name}",
+                                   hint="grant the right to create user objects in the OU") from err
+        except ldap_errors.LDAPNoSuchObjectResult as err:
+            raise DirectoryRefused(f"the OU of {distinguished_name} does not exist",
+                                   hint="give ou as the distinguished name of an existing OU") from err
+        except ldap_errors.LDAPOperationResult as err:
+            raise DirectoryRefused(f"the directory refused to create {distinguished_name}: {err}",
+                                   hint="a password must satisfy the domain's policy; without one the user is "
+                                        "created disabled") from err
+        except (ldap_errors.LDAPCommunicationError, ldap_errors.LDAPSessionTerminatedByServerError) as err:
+            raise AdConnectionError(f"the connection broke while creating {distinguished_name}: {err}",
+                                    hint="look for the user before running again") from err
+
 
     def modify(self, distinguished_name: str, changes: Iterable[AttributeChange]) -> None:
         """One modify that deletes the exact old values and adds the new ones.

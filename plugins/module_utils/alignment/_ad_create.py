@@ -1,19 +1,21 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Create AD users, and find who already holds a name or an address (internal; no stable API).
+"""Create the on-prem users of a source-of-authority transfer, and find who already holds their names.
 
-I/O only, over an open AdSession's connection: the session has no `add` of its own yet.
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
+
+I/O only, through an open AdSession: what `_authority_transfer` planned is written here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import (
-    AdConnectionError,
     AdSession,
     AdUser,
     DirectoryRefused,
+    EntryExists,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.alignment._authority_transfer import (
     NewUser,
@@ -21,17 +23,11 @@ from ansible_collections.hybrid.identity.plugins.module_utils.alignment._authori
 )
 
 try:
-    from ldap3.core import exceptions as ldap_errors
     from ldap3.utils.conv import escape_filter_chars
 except ImportError:  # the module reports the missing ldap3 through _ad.LDAP3_IMPORT_ERROR
-    ldap_errors = None
+    escape_filter_chars = None
 
 TERMS_PER_SEARCH = 150
-
-
-def _connection(ad: AdSession):
-    # AdSession keeps its bound ldap3 connection private; creating users is the one write it does not offer
-    return ad._connection  # pylint: disable=protected-access
 
 
 def _or_filter(terms: list[str]) -> str:
@@ -54,18 +50,7 @@ def users_holding(ad: AdSession, upns: Iterable[str], addresses: Iterable[str]) 
 
 def taken_sam_account_names(ad: AdSession, names: Iterable[str]) -> set[str]:
     """The names some security principal (user, group, computer) already has: they are unique in the domain."""
-    wanted = list(dict.fromkeys(names))
-    taken = set()
-    connection = _connection(ad)
-    for start in range(0, len(wanted), TERMS_PER_SEARCH):
-        terms = [f"(sAMAccountName={escape_filter_chars(name)})" for name in wanted[start:start + TERMS_PER_SEARCH]]
-        entries = connection.extend.standard.paged_search(ad.base_dn, _or_filter(terms), attributes=["sAMAccountName"],
-                                                          paged_size=1000, generator=True)
-        for entry in entries:
-            if entry.get("type") == "searchResEntry":
-                value = entry["attributes"].get("sAMAccountName")
-                taken.add((value[0] if isinstance(value, list) else value).lower())
-    return taken
+    return ad.names_taken(names, per_search=TERMS_PER_SEARCH)
 
 
 def _password_value(password: str) -> bytes:
@@ -83,29 +68,10 @@ def add_user(ad: AdSession, new_user: NewUser, password: str | None) -> str:
         attributes["unicodePwd"] = _password_value(password)
     distinguished_name = new_user.distinguished_name
     try:
-        return _add(ad, distinguished_name, attributes)
-    except ldap_errors.LDAPEntryAlreadyExistsResult:
+        ad.create(distinguished_name, attributes)
+    except EntryExists:
         rdn = escape_rdn_value(f"{attributes['displayName']} ({attributes['sAMAccountName']})")
-        return _add(ad, f"CN={rdn},{distinguished_name.split(',', 1)[1]}", attributes)
-
-
-def _add(ad: AdSession, distinguished_name: str, attributes: Mapping) -> str:
-    connection = _connection(ad)
-    try:
-        connection.add(distinguished_name, attributes=dict(attributes))
-    except ldap_errors.LDAPEntryAlreadyExistsResult:
-        raise
-    except ldap_errors.LDAPInsufficientAccessRightsResult as err:
-        raise DirectoryRefused(f"{ad.settings.username} may not create {distinguished_name}",
-                               hint="grant the right to create user objects in the OU") from err
-    except ldap_errors.LDAPNoSuchObjectResult as err:
-        raise DirectoryRefused(f"the OU of {distinguished_name} does not exist",
-                               hint="give ou as the distinguished name of an existing OU") from err
-    except ldap_errors.LDAPOperationResult as err:
-        raise DirectoryRefused(f"the directory refused to create {distinguished_name}: {err}",
-                               hint="a password must satisfy the domain's policy; without one the user is created "
-                                    "disabled") from err
-    except (ldap_errors.LDAPCommunicationError, ldap_errors.LDAPSessionTerminatedByServerError) as err:
-        raise AdConnectionError(f"the connection broke while creating {distinguished_name}: {err}",
-                                hint="look for the user before running again") from err
+        distinguished_name = f"CN={rdn},{distinguished_name.split(',', 1)[1]}"
+        ad.create(distinguished_name, attributes)
     return distinguished_name
+

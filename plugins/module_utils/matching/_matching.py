@@ -32,6 +32,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import (
     ProxyAddress,
@@ -60,6 +61,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching
     PROXY_ADDRESS,
     QUARANTINE_SWITCHES,
     USER_PRINCIPAL_NAME,
+    Projection,
     change_findings,
     export_fails,
     project,
@@ -81,14 +83,76 @@ from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching
     NEW_USER,
     SOFT_MATCH_SMTP,
     SOFT_MATCH_UPN,
+    Finding,
     Result,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_scope import (
-    Draft,
     settle_shared_anchors,
     settle_shared_candidates,
     settle_shared_values,
 )
+
+# Who keeps a value claimed twice: the stronger join first (see the module docstring)
+_OUTCOME_RANK = {ALREADY_SYNCED: 0, HARD_MATCH: 1, SOFT_MATCH_SMTP: 2, SOFT_MATCH_UPN: 3, NEW_USER: 4,
+                 CONFLICT: 5, BLOCKED: 6, INVALID: 7, EXCLUDED: 8}
+
+
+@dataclass(slots=True, eq=False)
+class Draft:
+    """One on-prem user while it is being decided."""
+
+    user: OnPremUser
+    position: int
+    outcome: str = NEW_USER
+    source_anchor: str | None = None
+    primary: ProxyAddress | None = None
+    addresses: list[ProxyAddress] = field(default_factory=list)
+    candidate: CloudUser | None = None
+    findings: list[Finding] = field(default_factory=list)
+    projection: Projection | None = None
+    creates_duplicate: bool = False           # a refused soft match that still creates a cloud user (§9.7)
+
+    def add(self, code: str, message: str, attribute: str | None = None, value: str | None = None) -> None:
+        self.findings.append(Finding.of(code, message, attribute, value))
+
+    def settle(self, outcome: str, candidate: CloudUser | None = None) -> None:
+        self.outcome, self.candidate = outcome, candidate
+
+    def order(self, joined_holds: bool = False) -> tuple:
+        return (0 if joined_holds else 1, _OUTCOME_RANK[self.outcome], name_key(self.user.label), self.position)
+
+    def result(self) -> Result:
+        return Result(onprem=_onprem_view(self), cloud=_cloud_view(self.candidate), outcome=self.outcome,
+                      findings=tuple(self.findings),
+                      predicted=self.projection.as_dict() if self.projection else None)
+
+
+# --- the result of one draft -------------------------------------------------------------
+
+
+def _onprem_view(draft: Draft) -> dict:
+    user = draft.user
+    return {
+        "distinguished_name": user.distinguished_name,
+        "sam_account_name": user.sam_account_name,
+        "user_principal_name": user.user_principal_name,
+        "primary_smtp": draft.primary.address if draft.primary else None,
+        "source_anchor": draft.source_anchor,
+    }
+
+
+def _cloud_view(candidate: CloudUser | None) -> dict | None:
+    if candidate is None:
+        return None
+    primary = candidate.primary_smtp
+    return {
+        "id": candidate.id,
+        "user_principal_name": candidate.user_principal_name,
+        "primary_smtp": primary.address if primary else None,
+        "on_premises_immutable_id": candidate.on_premises_immutable_id,
+        "on_premises_sync_enabled": candidate.on_premises_sync_enabled,
+    }
+
 
 # rule book §9.5: the well-known accounts IdFix leaves out, matched on sAMAccountName or name, any case
 EXCLUDED_ACCOUNT_PATTERNS = ("krbtgt", "guest", "admini*", "systemmailbox*", "discoverysearchmailbox*",

@@ -1,10 +1,12 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""The predictor's rules that look at the whole on-prem scope at once (rule book §4).
 
-The predictor's working state, one Draft per on-prem user, and the rules that look at the
-whole on-prem scope at once: a source anchor, a cloud user, an address or a UPN claimed by
-two on-prem users (rule book §4: two on-prem users in scope conflict the same way).
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
+
+A source anchor, a cloud user, an address or a UPN claimed by two on-prem users: two on-prem
+users in scope conflict the same way. The predictor (`_matching`) decides each user alone into
+a `Draft`, then settles these claims across the drafts.
 
 When one value is claimed twice, one claimant keeps it, in this order: the one whose joined
 cloud user already holds it, then by outcome (already synced, hard match, SMTP, UPN, new
@@ -19,19 +21,16 @@ Pure: standard library only, no Ansible, no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import ProxyAddress
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import (
-    CloudUser,
-    OnPremUser,
     Tenant,
     name_key,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_projection import (
     PROXY_ADDRESS,
     USER_PRINCIPAL_NAME,
-    Projection,
     export_fails,
     moera_in_use,
     quarantine_allowed,
@@ -48,43 +47,10 @@ from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching
     NEW_USER,
     SOFT_MATCH_SMTP,
     SOFT_MATCH_UPN,
-    Finding,
-    Result,
 )
 
-# Who keeps a value claimed twice: the stronger join first (see the module docstring)
-_OUTCOME_RANK = {ALREADY_SYNCED: 0, HARD_MATCH: 1, SOFT_MATCH_SMTP: 2, SOFT_MATCH_UPN: 3, NEW_USER: 4,
-                 CONFLICT: 5, BLOCKED: 6, INVALID: 7, EXCLUDED: 8}
-
-
-@dataclass(slots=True, eq=False)
-class Draft:
-    """One on-prem user while it is being decided."""
-
-    user: OnPremUser
-    position: int
-    outcome: str = NEW_USER
-    source_anchor: str | None = None
-    primary: ProxyAddress | None = None
-    addresses: list[ProxyAddress] = field(default_factory=list)
-    candidate: CloudUser | None = None
-    findings: list[Finding] = field(default_factory=list)
-    projection: Projection | None = None
-    creates_duplicate: bool = False           # a refused soft match that still creates a cloud user (§9.7)
-
-    def add(self, code: str, message: str, attribute: str | None = None, value: str | None = None) -> None:
-        self.findings.append(Finding.of(code, message, attribute, value))
-
-    def settle(self, outcome: str, candidate: CloudUser | None = None) -> None:
-        self.outcome, self.candidate = outcome, candidate
-
-    def order(self, joined_holds: bool = False) -> tuple:
-        return (0 if joined_holds else 1, _OUTCOME_RANK[self.outcome], name_key(self.user.label), self.position)
-
-    def result(self) -> Result:
-        return Result(onprem=_onprem_view(self), cloud=_cloud_view(self.candidate), outcome=self.outcome,
-                      findings=tuple(self.findings),
-                      predicted=self.projection.as_dict() if self.projection else None)
+if TYPE_CHECKING:  # the predictor imports this module: Draft is only named in annotations here
+    from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import Draft
 
 
 # --- values claimed twice in scope (rule book §4) -----------------------------------------
@@ -97,7 +63,7 @@ _KEEPER_RULE = ("the one whose cloud user already holds it goes first, then the 
 def settle_shared_anchors(drafts: list[Draft], anchor_mode: str) -> None:
     """Rule book §3.1, §4: two objects with one source anchor; only one exports (the ImmutableId is unique)."""
     for group in _groups(drafts, lambda draft: [draft.source_anchor] if draft.outcome != INVALID else []):
-        ordered = sorted(group, key=Draft.order)
+        ordered = sorted(group, key=lambda draft: draft.order())
         keeper = ordered[0]
         for draft in ordered:
             attribute = draft.user.anchor_attribute(anchor_mode)
@@ -119,7 +85,7 @@ def settle_shared_candidates(drafts: list[Draft]) -> None:
     """Rule book §3: a cloud user joins once; for the other claimants it is taken (then it refuses them)."""
     joining = (HARD_MATCH, SOFT_MATCH_SMTP, SOFT_MATCH_UPN, ALREADY_SYNCED)
     for group in _groups(drafts, lambda draft: [draft.candidate.id] if draft.outcome in joining else []):
-        ordered = sorted(group, key=Draft.order)
+        ordered = sorted(group, key=lambda draft: draft.order())
         keeper = ordered[0]
         for draft in ordered[1:]:
             attribute, value = _matched_on(draft)
@@ -243,30 +209,3 @@ def _groups(drafts: list[Draft], keys_of) -> list[list[Draft]]:
 
 def _labels(drafts: list[Draft], but: Draft) -> str:
     return ", ".join(draft.user.label for draft in drafts if draft is not but)
-
-
-# --- the result ---------------------------------------------------------------------------
-
-
-def _onprem_view(draft: Draft) -> dict:
-    user = draft.user
-    return {
-        "distinguished_name": user.distinguished_name,
-        "sam_account_name": user.sam_account_name,
-        "user_principal_name": user.user_principal_name,
-        "primary_smtp": draft.primary.address if draft.primary else None,
-        "source_anchor": draft.source_anchor,
-    }
-
-
-def _cloud_view(candidate: CloudUser | None) -> dict | None:
-    if candidate is None:
-        return None
-    primary = candidate.primary_smtp
-    return {
-        "id": candidate.id,
-        "user_principal_name": candidate.user_principal_name,
-        "primary_smtp": primary.address if primary else None,
-        "on_premises_immutable_id": candidate.on_premises_immutable_id,
-        "on_premises_sync_enabled": candidate.on_premises_sync_enabled,
-    }

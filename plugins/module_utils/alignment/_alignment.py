@@ -1,6 +1,8 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""Alignment plans: the change that makes each on-prem user carry its cloud user's addresses, checked by the predictor.
+
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 Plan, for each pair of an on-prem user and its cloud user, the `ad_user_smtp` request that
 makes the first sync change nothing the user can see (rule book §5): the on-prem user

@@ -1,6 +1,8 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""Source-of-authority transfer: the on-prem user to create for a cloud-only user, checked before it is made.
+
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 Source-of-authority transfer (KB 2641663): plan the on-prem user to create for a cloud-only
 user, carrying its UPN, names and SMTP addresses with the same primary, so that the next sync

@@ -1,6 +1,8 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""The undo journal: one digest-signed JSON line per user, forced to disk before its write.
+
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 The undo journal: one JSON line per user a run is about to write, appended and forced to disk
 (flush and fsync) before the write, holding the run id, the time, the user's objectGUID and DN,

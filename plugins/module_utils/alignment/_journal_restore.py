@@ -1,6 +1,8 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""Restore from an undo journal: the plan that brings each user back to its values before a run.
+
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 The restore plan of an undo journal (see `_journal`). Restoring replays a journal backwards:
 the newest run first, and in a run the last record of each user (a write re-planned after a

@@ -1,6 +1,8 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""The proxyAddresses value model (rule book §1): parse, validate, compare the AD way and plan exact changes.
+
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 The proxyAddresses value model of the rule book (§1): parse values, validate them with the
 rules Microsoft 365 directory synchronization and IdFix apply, compare them the way Active

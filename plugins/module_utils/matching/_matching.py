@@ -1,6 +1,8 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""The predictor: which cloud user each on-prem user joins on its first export, and what the sync does to it.
+
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 The predictor: which cloud user each on-prem user joins on its first export, and what the
 sync then does to it (rule book §2 to §5, §9). `predict(onprem_users, cloud_index, tenant)`

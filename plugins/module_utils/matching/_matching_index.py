@@ -1,6 +1,8 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""The cloud side of the predictor, indexed once by every value a match can use.
+
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 The cloud side of the predictor, indexed once so that every on-prem user is decided by a
 few hash lookups: time and memory grow linearly with the tenant (rule book §3, §4).

@@ -1,6 +1,8 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""The predictor's inputs: on-prem users, cloud objects and the tenant, as frozen values built from plain dicts.
+
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 The predictor's inputs: on-prem users, cloud users, the mail-enabled groups and contacts that
 hold addresses, and the tenant. Each is a frozen slotted value built from the plain dict a

@@ -1,6 +1,8 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""The cloud user a sync would make of an on-prem user, what it quarantines and what the user would lose.
+
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 The cloud user after the sync, derived from the on-prem user (rule book §2), the values the
 tenant's uniqueness rules will quarantine (§4), and what a joined cloud user will visibly

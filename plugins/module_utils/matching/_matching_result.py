@@ -1,6 +1,8 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""What the predictor returns: one result per on-prem user, its outcome and findings, and their counts.
+
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 What the predictor returns: one Result per on-prem user, its outcome and its findings, in the
 shape `soft_match_check` documents (architecture.md). Outcome and finding codes are a

@@ -1,6 +1,8 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""Pair on-prem users with the cloud users they are meant to become, one to one, never guessed.
+
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 Pair on-prem users with the cloud users they are meant to become: from explicit rows
 (an on-prem identity and a cloud identity each), or automatically by rules tried in order.

@@ -1,6 +1,8 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""Which users of a prediction need a person, and the one order they are shown in everywhere.
+
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 Which users of a prediction need a person, and in what order they are shown: one ranking for the
 HTML report, the console's closing block and the before/after page, so all three agree.

@@ -1,6 +1,8 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""What the roles and playbooks print: aligned tables, the needs-a-person block, and the refusals said aloud.
+
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 What the roles and playbooks print: tables as aligned lines in a stable order, the block that says
 who needs a person, why and what to do, and the refusals a run must say aloud. Pure: plain data in

@@ -1,6 +1,8 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""One onboarding run per user, before and after: the rows of the console table and the before/after page.
+
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 One onboarding run, before and after, per user: the outcome the first audit predicted, the one the
 last prediction shows, what the run did (created on-prem, aligned, synced and verified), and for

@@ -1,6 +1,8 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""The report writer of soft_match_check: JSON, CSV and a self-contained HTML page, streamed, mode 0600.
+
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 The one report writer of soft_match_check: JSON, CSV and a self-contained HTML page from
 its ``results`` and ``summary`` (architecture.md). Reports hold directory data, so every

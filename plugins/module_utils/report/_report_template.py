@@ -1,6 +1,8 @@
 # Copyright: contributors to the hybrid.identity collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Internal to the hybrid.identity collection: not a public API, it may change without notice.
+"""The HTML report's look: outcome colours and meanings, and the page's Jinja2 template.
+
+Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 The HTML report's look: outcome colours and meanings, and the Jinja2 template of one
 self-contained page (inline CSS and JS, no network). A string here rather than a file so

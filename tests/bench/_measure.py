@@ -168,10 +168,14 @@ def ldapmodify(lab_vars: dict, ldif: Path) -> float:
 
 def dump_scope(lab_vars: dict, base: str, attributes=ALIGNED_ATTRIBUTES) -> dict[str, dict[str, tuple]]:
     """Each user's DN and values of these attributes (sorted, exact case), read with ldapsearch."""
-    found = ldapsearch(lab_vars, base, attributes, output=subprocess.PIPE).stdout.decode()
+    return scope_from_ldif(ldapsearch(lab_vars, base, attributes, output=subprocess.PIPE).stdout.decode())
+
+
+def scope_from_ldif(text: str) -> dict[str, dict[str, tuple]]:
+    """Entries of unwrapped LDIF (ldapsearch -LLL -o ldif-wrap=no) as DN -> attribute -> sorted values."""
     users: dict[str, dict[str, list]] = {}
     current: dict[str, list] | None = None
-    for line in found.splitlines():
+    for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
         name, _colon, value = line.partition(":")

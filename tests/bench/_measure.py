@@ -161,8 +161,10 @@ def floor_ldap(lab_vars: dict, base: str) -> float:
 def ldapmodify(lab_vars: dict, ldif: Path) -> float:
     """One ldapmodify applying every change of an LDIF file over one connection: seconds."""
     started = time.perf_counter()
-    subprocess.run(["ldapmodify", *_ldap_bind(lab_vars), "-f", str(ldif)], stdout=subprocess.DEVNULL,
-                   stderr=subprocess.PIPE, env=_ldap_env(lab_vars), check=True, timeout=3600)
+    done = subprocess.run(["ldapmodify", *_ldap_bind(lab_vars), "-f", str(ldif)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, env=_ldap_env(lab_vars), check=False, timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError(f"ldapmodify -f {ldif.name} failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
     return time.perf_counter() - started
 
 

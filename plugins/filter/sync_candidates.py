@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError
-from ansible_collections.hybrid.identity.plugins.module_utils._sync_candidates import (
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
+from ansible_collections.hybrid.identity.plugins.module_utils.sync._sync_candidates import (
     sync_candidates as _sync_candidates,
 )
 

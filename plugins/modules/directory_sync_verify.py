@@ -183,16 +183,16 @@ elapsed:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.hybrid.identity.plugins.module_utils._cloud_users import find_cloud_users
-from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
-from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import find_cloud_users
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import (
     GRAPH_IMPORT_ERROR,
     GraphClient,
     GraphSettings,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
-from ansible_collections.hybrid.identity.plugins.module_utils._sync_verify import (
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
+from ansible_collections.hybrid.identity.plugins.module_utils.sync._sync_verify import (
     ExpectedJoin,
     failure_message,
     verify_joins,

@@ -23,8 +23,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / ".build" / "collections"))
 
-from ansible_collections.hybrid.identity.plugins.module_utils._ad import USER_FILTER  # noqa: E402
-from ansible_collections.hybrid.identity.plugins.module_utils._soft_match_inputs import (  # noqa: E402
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import USER_FILTER  # noqa: E402
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import (  # noqa: E402
     CLOUD_USER_SELECT,
     ONPREM_ATTRIBUTES,
 )

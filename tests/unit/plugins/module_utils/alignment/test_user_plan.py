@@ -38,8 +38,9 @@ def written(user, user_plan):
             assert value in values[attribute], f"{attribute}: {value!r} is not stored, the modify would fail"
             values[attribute].remove(value)
         for value in add:
-            # rule book §1: AD compares values case-insensitively, so adding a value it holds fails the modify
-            assert value.lower() not in [held.lower() for held in values[attribute] if isinstance(held, str)], value
+            # rule book §1: AD compares proxyAddresses case-insensitively, so adding a value it holds fails the modify
+            if attribute == "proxyAddresses":
+                assert value.lower() not in [held.lower() for held in values[attribute]], value
             values[attribute].append(value)
     return dataclasses.replace(user, proxy_addresses=tuple(values["proxyAddresses"]),
                                **{name: _single(values[attribute]) for attribute, name in FIELDS.items()

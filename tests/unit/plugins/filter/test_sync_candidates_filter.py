@@ -82,8 +82,11 @@ def test_something_other_than_prediction_results_is_refused():
         candidates([{"distinguished_name": "CN=alice"}])
 
 
-@pytest.mark.xfail(strict=True, reason="the filter takes bool(new_users), so the string 'false' that "
-                                       "-e onboard_sync_new_users=false gives counts as true: new users are synced")
 @pytest.mark.parametrize("given", ["false", "no", "False"])
 def test_new_users_given_as_a_string_false_are_left_out(given):
     assert candidates([row("carol", "new_user", cloud=False)], new_users=given) == []
+
+
+def test_new_users_that_is_not_a_boolean_is_refused_naming_it():
+    with pytest.raises(AnsibleFilterError, match="new_users must be a boolean, not 'perhaps'"):
+        candidates([row("carol", "new_user", cloud=False)], new_users="perhaps")

@@ -140,8 +140,6 @@ def test_an_unknown_accept_is_refused_before_any_row_is_read():
     assert all(code in refused.value.hint for code in VISIBLE_CHANGES)
 
 
-@pytest.mark.xfail(strict=True, reason="a string is read as its characters: the refusal names '_, a, c, e, ...' "
-                                       "instead of the code given, so it does not say what to fix")
 def test_one_code_given_as_a_string_is_taken_whole():
     row = result("soft_match_upn", findings=["upn_will_change"])
     try:

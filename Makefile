@@ -170,9 +170,10 @@ ee: venv
 	$(BIN)/ansible-builder create -f tests/ee/execution-environment.yml -c build/ee-context
 
 
-# The predictor alone (time and memory targets), then soft_match_check end to end through ansible-playbook
-# against the lab, as ratios to the floor measured in the same run (tests/bench/e2e.py), then the
-# whole-tenant read and the bulk audit against a per-user loop with Graph's latency (tests/bench/latency.py).
+# The predictor alone (time and memory targets), then soft_match_check, smtp_align and directory_sync_verify
+# end to end through ansible-playbook against the lab, as ratios to the floor measured in the same run
+# (tests/bench/e2e.py; --paths picks rows), then the whole-tenant read and the bulk audit against a
+# per-user loop with Graph's latency (tests/bench/latency.py).
 BENCH_SIZES ?= 10000 50000 100000
 LATENCY_USERS ?= 10000
 LATENCY_READ_USERS ?= 100000

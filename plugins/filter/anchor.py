@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hybrid.identity.plugins.module_utils._anchor import (
+from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import (
     AnchorError,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._anchor import (
+from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import (
     immutable_id as _immutable_id,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._anchor import (
+from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import (
     object_guid as _object_guid,
 )
 

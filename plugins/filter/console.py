@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
-from ansible_collections.hybrid.identity.plugins.module_utils._console import (
+from ansible_collections.hybrid.identity.plugins.module_utils.report._console import (
     attention_block,
     finding_table,
     outcome_table,
@@ -19,12 +19,12 @@ from ansible_collections.hybrid.identity.plugins.module_utils._console import (
     transfer_refusals,
     window_refusal,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._onboard_summary import (
+from ansible_collections.hybrid.identity.plugins.module_utils.report._onboard_summary import (
     counts_line,
     onboard_counts,
     onboard_rows,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._report import onboard_page as _onboard_page
+from ansible_collections.hybrid.identity.plugins.module_utils.report._report import onboard_page as _onboard_page
 
 
 def _mapping(value, name: str) -> Mapping:

@@ -153,36 +153,37 @@ import dataclasses
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.hybrid.identity.plugins.module_utils._ad import LDAP3_IMPORT_ERROR, AdSession, AdSettings
-from ansible_collections.hybrid.identity.plugins.module_utils._ad_create import (
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import LDAP3_IMPORT_ERROR, AdSession, AdSettings
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad_options import AD_CONNECTION_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._ad_create import (
     add_user,
     taken_sam_account_names,
     users_holding,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import AD_CONNECTION_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._alignment_io import onprem_user, read_scope
-from ansible_collections.hybrid.identity.plugins.module_utils._authority_transfer import (
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignment_io import onprem_user, read_scope
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._authority_transfer import (
     CLOUD_PROPERTIES,
     Skipped,
     TransferOptions,
     choose,
     plan_transfer,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
-from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import (
     GRAPH_IMPORT_ERROR,
     GraphClient,
     GraphSettings,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
-from ansible_collections.hybrid.identity.plugins.module_utils._matching import CloudIndex, CloudUser
-from ansible_collections.hybrid.identity.plugins.module_utils._soft_match_inputs import (
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import CloudUser
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import (
     CloudReader,
     merge_tenant,
     with_admin_roles,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._sync_features import requested_features
+from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
+from ansible_collections.hybrid.identity.plugins.module_utils.sync._sync_features import requested_features
 
 ARGUMENT_SPEC = {
     "users": {"type": "list", "elements": "str"},

@@ -161,20 +161,23 @@ unchanged:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.hybrid.identity.plugins.module_utils._ad import (
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import (
     LDAP3_IMPORT_ERROR,
     AdConnectionError,
     AdSession,
     AdSettings,
     ConcurrentChange,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import AD_CONNECTION_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._alignment_io import users_by_guid
-from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
-from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
-from ansible_collections.hybrid.identity.plugins.module_utils._journal import read_journal
-from ansible_collections.hybrid.identity.plugins.module_utils._journal_restore import plan_restore
-from ansible_collections.hybrid.identity.plugins.module_utils._journaled_writes import current_states, write_restore
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad_options import AD_CONNECTION_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignment_io import users_by_guid
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journal import read_journal
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journal_restore import plan_restore
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journaled_writes import (
+    current_states,
+    write_restore,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
 
 ARGUMENT_SPEC = {
     "journal_path": {"type": "path", "required": True},

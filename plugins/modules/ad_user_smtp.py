@@ -285,18 +285,18 @@ diff:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.hybrid.identity.plugins.module_utils._ad import (
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import (
     LDAP3_IMPORT_ERROR,
     AdSession,
     AdSettings,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._ad_apply import plan_requests, write_plan
-from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import AD_CONNECTION_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._addresses import AddressError
-from ansible_collections.hybrid.identity.plugins.module_utils._anchor import AnchorError
-from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
-from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
-from ansible_collections.hybrid.identity.plugins.module_utils._user_plan import UserRequest
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad_options import AD_CONNECTION_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._ad_apply import plan_requests, write_plan
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._user_plan import UserRequest
+from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import AddressError
+from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import AnchorError
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
 
 _LIST_CHANGE = {
     "type": "dict",

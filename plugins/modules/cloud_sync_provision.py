@@ -222,7 +222,15 @@ import time
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.hybrid.identity.plugins.module_utils._cloud_sync import (
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import (
+    GRAPH_IMPORT_ERROR,
+    GraphClient,
+    GraphSettings,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
+from ansible_collections.hybrid.identity.plugins.module_utils.sync._cloud_sync import (
     EXPORTED,
     ON_DEMAND_CALLS,
     CallWindow,
@@ -236,14 +244,6 @@ from ansible_collections.hybrid.identity.plugins.module_utils._cloud_sync import
     read_rule_id,
     start_job,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
-from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
-    GRAPH_IMPORT_ERROR,
-    GraphClient,
-    GraphSettings,
-)
-from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
 
 ARGUMENT_SPEC = {
     "distinguished_names": {"type": "list", "elements": "str", "required": True},

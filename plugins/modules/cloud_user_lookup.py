@@ -219,15 +219,15 @@ not_found:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.hybrid.identity.plugins.module_utils._cloud_users import LookupRequest, find_cloud_users
-from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
-from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import LookupRequest, find_cloud_users
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import (
     GRAPH_IMPORT_ERROR,
     GraphClient,
     GraphSettings,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
 
 ARGUMENT_SPEC = {
     "smtp": {"type": "list", "elements": "str"},

@@ -132,13 +132,13 @@ graph:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.hybrid.identity.plugins.module_utils._ad import LDAP3_IMPORT_ERROR
-from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import AD_CONNECTION_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._connection_check import check_ad, check_graph
-from ansible_collections.hybrid.identity.plugins.module_utils._graph import GRAPH_IMPORT_ERROR
-from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
-from ansible_collections.hybrid.identity.plugins.module_utils._permissions import MODULE_PERMISSIONS
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import LDAP3_IMPORT_ERROR
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad_options import AD_CONNECTION_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import GRAPH_IMPORT_ERROR
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils.preflight._connection_check import check_ad, check_graph
+from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
+from ansible_collections.hybrid.identity.plugins.module_utils.preflight._permissions import MODULE_PERMISSIONS
 
 ARGUMENT_SPEC = {
     "sides": {"type": "list", "elements": "str", "choices": ["ad", "graph"], "default": ["ad", "graph"]},

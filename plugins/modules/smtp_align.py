@@ -341,15 +341,14 @@ import dataclasses
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.hybrid.identity.plugins.module_utils._ad import (
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import (
     LDAP3_IMPORT_ERROR,
     AdConnectionError,
     AdSession,
     AdSettings,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import AD_CONNECTION_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._addresses import AddressError
-from ansible_collections.hybrid.identity.plugins.module_utils._alignment import (
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad_options import AD_CONNECTION_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignment import (
     ALIGNED,
     STATUSES,
     UNCHANGED,
@@ -358,35 +357,36 @@ from ansible_collections.hybrid.identity.plugins.module_utils._alignment import 
     recheck,
     with_write_outcomes,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._alignment_io import (
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignment_io import (
     onprem_user,
     read_cloud_side,
     read_pairs_file,
     read_scope,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._anchor import AnchorError
-from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
-from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
-    GRAPH_IMPORT_ERROR,
-    GraphClient,
-    GraphSettings,
-)
-from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
-from ansible_collections.hybrid.identity.plugins.module_utils._journal import new_run_id
-from ansible_collections.hybrid.identity.plugins.module_utils._journaled_writes import (
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journal import new_run_id
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journaled_writes import (
     planned_writes,
     settle,
     write_journaled,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._matching import CloudIndex
-from ansible_collections.hybrid.identity.plugins.module_utils._pairing import (
+from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import AddressError
+from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import AnchorError
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import (
+    GRAPH_IMPORT_ERROR,
+    GraphClient,
+    GraphSettings,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._pairing import (
     AUTOMATIC_RULES,
     onprem_view,
     pair_users,
     rows_from_records,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._sync_features import requested_features
+from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
+from ansible_collections.hybrid.identity.plugins.module_utils.sync._sync_features import requested_features
 
 ARGUMENT_SPEC = {
     "search_base": {"type": "str"},

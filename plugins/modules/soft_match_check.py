@@ -318,27 +318,29 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.hybrid.identity.plugins.module_utils._ad import LDAP3_IMPORT_ERROR, AdSession, AdSettings
-from ansible_collections.hybrid.identity.plugins.module_utils._ad_options import AD_CONNECTION_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._errors import HybridIdentityError
-from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import LDAP3_IMPORT_ERROR, AdSession, AdSettings
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad_options import AD_CONNECTION_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils.common._version import COLLECTION_VERSION
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import (
     GRAPH_IMPORT_ERROR,
     GraphClient,
     GraphSettings,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._graph_options import GRAPH_AUTH_SPEC
-from ansible_collections.hybrid.identity.plugins.module_utils._input_guard import guarded_module
-from ansible_collections.hybrid.identity.plugins.module_utils._matching import CloudIndex, predict, summarize
-from ansible_collections.hybrid.identity.plugins.module_utils._report import write_reports
-from ansible_collections.hybrid.identity.plugins.module_utils._soft_match_inputs import (
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_options import GRAPH_AUTH_SPEC
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import predict
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_result import summarize
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import (
     CloudReader,
     merge_tenant,
     read_cloud_users,
     read_onprem_users,
     with_admin_roles,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._sync_features import requested_features
-from ansible_collections.hybrid.identity.plugins.module_utils._version import COLLECTION_VERSION
+from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
+from ansible_collections.hybrid.identity.plugins.module_utils.report._report import write_reports
+from ansible_collections.hybrid.identity.plugins.module_utils.sync._sync_features import requested_features
 
 ARGUMENT_SPEC = {
     "search_base": {"type": "str"},

@@ -17,11 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".build" / "collections"))
 
-from ansible_collections.hybrid.identity.plugins.module_utils._matching import (
-    CloudIndex,
-    predict,
-    summarize,
-)
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import predict
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_result import summarize
 
 TENANT = {"initial_domain": "contoso.onmicrosoft.com", "verified_domains": ["contoso.com"], "features": {}}
 # seconds and MiB per size; generous for a 2-core machine, tight enough to catch quadratic work.

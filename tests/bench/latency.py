@@ -36,14 +36,14 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / ".build" / "collections"))
 
-from ansible_collections.hybrid.identity.plugins.module_utils._cloud_users import list_users  # noqa: E402
-from ansible_collections.hybrid.identity.plugins.module_utils._graph import GraphClient, GraphSettings  # noqa: E402
-from ansible_collections.hybrid.identity.plugins.module_utils._graph_query import (  # noqa: E402
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import list_users  # noqa: E402
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import GraphClient, GraphSettings  # noqa: E402
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_query import (  # noqa: E402
     MAX_PAGE,
     equals_filter,
     query_string,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._soft_match_inputs import (  # noqa: E402
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import (  # noqa: E402
     CLOUD_USER_SELECT,
 )
 from tests.bench.e2e import MIX, OU, run_playbook, tenant_of  # noqa: E402

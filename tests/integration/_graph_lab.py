@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ansible_collections.hybrid.identity.plugins.module_utils._graph import GraphClient, GraphSettings
-from ansible_collections.hybrid.identity.plugins.module_utils._graph_retry import RetryPolicy
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import GraphClient, GraphSettings
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_retry import RetryPolicy
 from tests.integration._ansible import run_module
 from tests.integration._private_emulator import private_emulator
 from tests.lab import Lab, LabError

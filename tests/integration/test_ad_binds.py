@@ -9,9 +9,9 @@ import sys
 import pytest
 from ldap3.utils.ntlm import NtlmClient
 
-from ansible_collections.hybrid.identity.plugins.module_utils._ad import AdSettings
-from ansible_collections.hybrid.identity.plugins.module_utils._ad_bind import md4_available
-from ansible_collections.hybrid.identity.plugins.module_utils._errors import ConfigurationError
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import AdSettings
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad_bind import md4_available
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
 from tests.integration._ansible import run_module
 from tests.integration._ldif import user
 

@@ -1,4 +1,4 @@
-"""A value changed by someone else between read and write is not lost (architecture: exact delete+add)."""
+"""A value changed by someone else between read and write is not lost (docs/architecture.md: exact delete+add)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.hybrid.identity.plugins.module_utils._ad import AdSession, AdSettings, ConcurrentChange
-from ansible_collections.hybrid.identity.plugins.module_utils._ad_apply import plan_requests, write_plan
-from ansible_collections.hybrid.identity.plugins.module_utils._user_plan import UserRequest
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import AdSession, AdSettings, ConcurrentChange
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._ad_apply import plan_requests, write_plan
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._user_plan import UserRequest
 from tests.integration._ldif import ldapmodify, user
 
 SCENARIO = Path(__file__).with_name("files") / "ad_user_smtp.yml"

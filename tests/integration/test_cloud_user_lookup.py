@@ -15,21 +15,21 @@ from pathlib import Path
 import pytest
 import trustme
 
-from ansible_collections.hybrid.identity.plugins.module_utils._cloud_users import (
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import (
     ADVANCED_QUERY,
     LookupRequest,
     find_cloud_users,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._graph import (
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import (
     BatchRequest,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._graph_errors import (
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_errors import (
     CredentialRefused,
     GraphError,
     MissingPermission,
     Throttled,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._graph_retry import RetryPolicy
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_retry import RetryPolicy
 from tests.integration._ansible import task_result
 from tests.integration._graph_lab import (
     SYNCED_ANCHOR,

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.hybrid.identity.plugins.module_utils._cloud_users import (
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import (
     IncompleteListing,
     LookupRequest,
     find_cloud_users,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._graph import MalformedAnswer
-from ansible_collections.hybrid.identity.plugins.module_utils._graph_errors import Throttled
-from ansible_collections.hybrid.identity.plugins.module_utils._graph_retry import RetryPolicy
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import MalformedAnswer
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_errors import Throttled
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_retry import RetryPolicy
 from tests.integration._ansible import run_module
 from tests.integration._graph_lab import USERS, GraphLab, bulk_users, graph_tries
 

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from ansible_collections.hybrid.identity.plugins.module_utils._graph import BatchRequest
-from ansible_collections.hybrid.identity.plugins.module_utils._graph_query import equals_filter, query_string
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import BatchRequest
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_query import equals_filter, query_string
 from tests.integration._graph_lab import USERS, GraphLab, bulk_users
 
 BASE_MS = 100

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from ansible_collections.hybrid.identity.plugins.module_utils._cloud_users import USER_SELECT, list_users
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import USER_SELECT, list_users
 from tests.integration._ansible import run_module
 from tests.integration._graph_lab import USERS, GraphLab, bulk_users
 

@@ -1,6 +1,6 @@
 """soft_match_check's `predicted` cloud user against what the lab's sync engine makes of each scenario.
 
-The predictor (plugins/module_utils/_matching*.py) and the lab's sync engine (tests/lab/entra/_sync*.py)
+The predictor (plugins/module_utils/matching/) and the lab's sync engine (tests/lab/entra/_sync*.py)
 are two models of the rule book written apart; directory_sync_verify checks a real sync against the
 prediction, so the two must agree. For every rule-book scenario: load it, run soft_match_check against
 Samba and the emulator, run one full sync, then compare, user by user, the predicted cloud user (which

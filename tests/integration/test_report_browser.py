@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.hybrid.identity.plugins.module_utils._report import write_reports
+from ansible_collections.hybrid.identity.plugins.module_utils.report._report import write_reports
 from tests.integration._browser import Browser, find_chromium
 
 OUTPUT = Path(__file__).resolve().parents[1] / "output" / "report_browser"

@@ -21,7 +21,7 @@ from tests.integration._ansible import task_result
 from tests.integration.test_soft_match_check import check_task
 
 USERS = 5000
-LDAP_PAGE_SIZE = 1000  # plugins/module_utils/_ad.py PAGE_SIZE
+LDAP_PAGE_SIZE = 1000  # plugins/module_utils/ad/_ad.py PAGE_SIZE
 # ldap_backend.c, at debug level 5: "... SearchRequest by <SID> from <address> filter: [...] basedn: [...] ..."
 SEARCH_LINE = re.compile(r"SearchRequest by \S+ from (?P<client>\S+) filter: \[(?P<filter>.*?)\] "
                          r"basedn: \[(?P<base>.*?)\] scope: \[(?P<scope>\w+)\]")

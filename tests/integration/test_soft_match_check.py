@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.hybrid.identity.plugins.module_utils._anchor import immutable_id
-from ansible_collections.hybrid.identity.plugins.module_utils._matching_result import SEVERITIES
+from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import immutable_id
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_result import SEVERITIES
 from tests.integration._ansible import task_result
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "lab" / "scenarios").glob("*.yml"))
@@ -103,7 +103,7 @@ def test_reports_are_written_and_check_mode_changes_nothing(lab, lab_vars, tmp_p
 
 
 def test_data_instead_of_connections(lab_vars):
-    """No AD and no Graph: users, cloud users and tenant given as data (architecture: onprem_users, cloud_users)."""
+    """No AD and no Graph: users, cloud users and tenant given as data (docs/architecture.md, onprem_users)."""
     task = {
         "name": "Predict from data",
         "hybrid.identity.soft_match_check": {

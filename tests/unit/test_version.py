@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from ansible_collections.hybrid.identity.plugins.module_utils._version import COLLECTION_VERSION
+from ansible_collections.hybrid.identity.plugins.module_utils.common._version import COLLECTION_VERSION
 
 
 def test_version_matches_galaxy_yml():

@@ -9,13 +9,13 @@ from collections.abc import Mapping
 
 import pytest
 
-from ansible_collections.hybrid.identity.plugins.module_utils._cloud_users import (
+from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import (
     LookupRequest,
     answering,
     count_mismatch,
     not_found,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils._sync_verify import ExpectedJoin, verify_joins
+from ansible_collections.hybrid.identity.plugins.module_utils.sync._sync_verify import ExpectedJoin, verify_joins
 
 
 class CountedUser(Mapping):

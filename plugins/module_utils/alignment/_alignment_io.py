@@ -1,0 +1,182 @@
+# Copyright: contributors to the hybrid.identity collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reads for smtp_align and ad_user_restore (internal to the collection; no stable API).
+
+I/O only: one paged LDAP search for the scope, one paged Graph listing for the tenant. The
+journaled writes are in `_journaled_writes`; the decisions live in `_pairing`, `_alignment`
+and `_journal`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import (
+    USER_ATTRIBUTES,
+    AdSession,
+    AdUser,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import guid_bytes
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import OnPremUser
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._pairing import (
+    CloudEntry,
+    PairRow,
+    rows_from_csv,
+    rows_from_records,
+)
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import (
+    ONPREM_ATTRIBUTES,
+    CloudReader,
+    merge_tenant,
+    onprem_record,
+    read_cloud_users,
+    with_admin_roles,
+)
+
+try:
+    import yaml
+
+    YAML_IMPORT_ERROR = None
+except ImportError as import_error:  # only a YAML pairs_file needs it
+    yaml = None
+    YAML_IMPORT_ERROR = import_error
+
+SCOPE_ATTRIBUTES = tuple(dict.fromkeys(USER_ATTRIBUTES + ONPREM_ATTRIBUTES))
+GUIDS_PER_SEARCH = 100
+PAIRS_SHAPE = "a list of {onprem: <identity>, cloud: <identity>} mappings, bare or under the key pairs"
+
+
+def onprem_user(user: AdUser) -> OnPremUser:
+    """An AD user as the predictor and the pairing read it."""
+    return OnPremUser.from_dict(onprem_record(user))
+
+
+def read_scope(ad: AdSession, search_base: str | None, ldap_filter: str | None) -> list[AdUser]:
+    """Every user in scope, in one paged search, with what planning, writing and predicting need."""
+    return list(ad.scan(SCOPE_ATTRIBUTES, search_base=search_base or ad.base_dn, ldap_filter=ldap_filter))
+
+
+def _guid_filter(guids: Sequence[str]) -> str:
+    # objectGUID is matched on its 16 stored bytes, each escaped as \hh (RFC 4515)
+    terms = ["(objectGUID=" + "".join(f"\\{byte:02x}" for byte in guid_bytes(guid)) + ")" for guid in guids]
+    return f"(|{''.join(terms)})"
+
+
+def users_by_guid(ad: AdSession, guids: Iterable[str]) -> dict[str, AdUser]:
+    """The users with these objectGUIDs anywhere in the domain, a hundred per search."""
+    wanted = list(dict.fromkeys(guids))
+    found = {}
+    for start in range(0, len(wanted), GUIDS_PER_SEARCH):
+        for user in ad.scan(USER_ATTRIBUTES, search_base=ad.base_dn,
+                            ldap_filter=_guid_filter(wanted[start:start + GUIDS_PER_SEARCH])):
+            found[user.object_guid] = user
+    return found
+
+
+# --- the pairs file -------------------------------------------------------------------------
+
+
+def read_pairs_file(path: str) -> list[PairRow]:
+    """The explicit pairs of a CSV, JSON or YAML file; whatever is wrong with the file is said, not raised raw."""
+    text = _pairs_text(path)
+    if not text.strip():
+        raise ConfigurationError(f"pairs_file {path} is empty",
+                                 hint="list the pairs in it, or leave pairs_file out to pair automatically")
+    if path.lower().endswith(".csv"):
+        return rows_from_csv(text)
+    if path.lower().endswith(".json"):
+        try:
+            loaded = json.loads(text)
+        except ValueError as err:
+            raise ConfigurationError(
+                f"pairs_file {path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}",
+                hint=f"the file may be cut short or hand-edited; it must hold {PAIRS_SHAPE}",
+            ) from err
+    else:
+        loaded = _pairs_yaml(path, text)
+    return rows_from_records(_pair_list(path, loaded))
+
+
+def _pairs_text(path: str) -> str:
+    try:
+        with open(path, "rb") as pairs_file:
+            raw = pairs_file.read()
+    except FileNotFoundError as err:
+        raise ConfigurationError(f"pairs_file {path} does not exist",
+                                 hint="give the path of the pairs file on the controller") from err
+    except IsADirectoryError as err:
+        raise ConfigurationError(f"pairs_file {path} is a directory",
+                                 hint="give the path of the pairs file itself") from err
+    except OSError as err:
+        raise ConfigurationError(f"could not read pairs_file {path}: {err.strerror}",
+                                 hint="check that the user running Ansible may read it") from err
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigurationError(
+            f"pairs_file {path} is not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start})",
+            hint="save it as UTF-8 (a spreadsheet's \"CSV UTF-8\" export), or give the pairs in the pairs option",
+        ) from err
+    if "\x00" in text:
+        raise ConfigurationError(f"pairs_file {path} holds NUL bytes: it is not a text file",
+                                 hint=f"give a CSV, JSON or YAML file holding {PAIRS_SHAPE}")
+    return text
+
+
+def _pairs_yaml(path: str, text: str):
+    if yaml is None:
+        raise ConfigurationError(f"reading {path} needs PyYAML", hint="pip install pyyaml, or give the pairs as CSV")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "not YAML"
+        raise ConfigurationError(
+            f"pairs_file {path} is not valid YAML{where}: {problem}",
+            hint=f"the file may be cut short or hand-edited; it must hold {PAIRS_SHAPE}",
+        ) from err
+
+
+def _pair_list(path: str, loaded) -> list:
+    """The list of pairs, given bare or under the key `pairs`."""
+    if isinstance(loaded, Mapping):
+        unknown = sorted(str(key) for key in loaded if key != "pairs")
+        if unknown or "pairs" not in loaded:
+            raise ConfigurationError(f"pairs_file {path} holds the key(s) {', '.join(unknown) or 'none'}, not pairs",
+                                     hint=f"it must hold {PAIRS_SHAPE}")
+        loaded = loaded["pairs"]
+    if not isinstance(loaded, list):
+        raise ConfigurationError(f"pairs_file {path} holds {type(loaded).__name__ if loaded is not None else 'nothing'}"
+                                 ", not a list of pairs", hint=f"it must hold {PAIRS_SHAPE}")
+    if not loaded:
+        raise ConfigurationError(f"pairs_file {path} lists no pairs",
+                                 hint="list the pairs in it, or leave pairs_file out to pair automatically")
+    return loaded
+
+
+# --- the cloud ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CloudSide:
+    entries: list[CloudEntry]
+    records: list[dict]
+    objects: list[dict]
+    tenant: dict
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_cloud_side(client, params: Mapping) -> CloudSide:
+    """The whole tenant in one paged listing, with roles, groups and contacts, joined locally (rule book §8)."""
+    reader = CloudReader(client)
+    records = with_admin_roles(read_cloud_users(client, "warn", reader.warnings), reader.admin_roles(),
+                               params.get("admin_role_holders"))
+    objects = reader.mail_objects()
+    given_domains = params.get("verified_domains") and params.get("initial_domain")
+    domains = None if given_domains else reader.domains()
+    tenant = merge_tenant(params, domains, reader.features())
+    return CloudSide([CloudEntry.of(record) for record in records], records, objects, tenant, reader.warnings)

@@ -46,7 +46,8 @@ from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_query
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import (  # noqa: E402
     CLOUD_USER_SELECT,
 )
-from tests.bench.e2e import MIX, OU, run_playbook, tenant_of  # noqa: E402
+from tests.bench._measure import run_playbook  # noqa: E402
+from tests.bench._tenant import DOMAIN, OU, kind_of, sam_of, tenant_of  # noqa: E402
 from tests.lab import Lab  # noqa: E402
 
 GRAPH_OPTIONS = ("tenant_id", "client_id", "client_secret", "authority_host", "graph_endpoint", "graph_ca_cert")
@@ -160,8 +161,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     lab.load(tenant_of(arguments.users))
     load_s = time.perf_counter() - started
-    cloud_upns = [f"b{number:06d}@contoso.com" for number in range(arguments.users)
-                  if MIX[number % len(MIX)] != "new"]
+    cloud_upns = [f"{sam_of(number)}@{DOMAIN}" for number in range(arguments.users) if kind_of(number) != "new"]
     lab_vars = lab.vars
     figures: dict = {"users": arguments.users, "cloud_users": len(cloud_upns), "load_s": round(load_s, 1),
                      "latency_ms": arguments.latency_ms, "per_object_ms": arguments.per_object_ms,

@@ -357,7 +357,10 @@ def list_users(client, select: str, count_check: str, warnings: list[str], paral
         first = client.first_page("/users", params | {"$count": "true"}, ADVANCED_QUERY)
         total = first.get("@odata.count")
         if first.get("@odata.nextLink") and isinstance(total, int) and use_partitions(total, parallel):
-            users, problem = _partitioned(client, select, total, parallel)
+            partitions, listed = _partitioned(client, select, total, parallel)
+            # the proof counts against /users/$count, as the one listing's check does
+            problem = proof_problem(listed, partitions, client.count("/users"), count_tolerance(total))
+            users = merged(listed)
             if problem is None:
                 return users
             warnings.append(f"The parallel listing of /users did not prove complete ({problem}), so the tenant "
@@ -376,23 +379,23 @@ def list_users(client, select: str, count_check: str, warnings: list[str], paral
     return users
 
 
-def _partitioned(client, select: str, total: int, parallel: int) -> tuple[list[dict], str | None]:
-    """The users of every UPN-prefix partition, listed ``parallel`` at a time, and what keeps them unproven."""
+def _partitioned(client, select: str, total: int, parallel: int) -> tuple[list[Partition], dict[str, list[dict]]]:
+    """The partitions, planned by their counts, and each one's users by prefix, listed ``parallel`` at a time."""
     largest = largest_partition(total, parallel)
     partitions: list[Partition] = []
-    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="listing")
-    try:
-        pending = child_prefixes("")
-        while pending:
-            kept, again = split(_prefix_counts(client, pool, pending), largest)
-            partitions += kept
-            pending = [child for prefix in again for child in child_prefixes(prefix)]
-        listings = {partition.prefix: pool.submit(_partition_users, client, partition, select)
-                    for partition in listing_order(partitions)}
-        listed = {prefix: listing.result() for prefix, listing in listings.items()}
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return merged(listed), proof_problem(listed, partitions, total, count_tolerance(total))
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="listing") as pool:
+        try:
+            pending = child_prefixes("")
+            while pending:
+                kept, again = split(_prefix_counts(client, pool, pending), largest)
+                partitions += kept
+                pending = [child for prefix in again for child in child_prefixes(prefix)]
+            listings = {partition.prefix: pool.submit(_partition_users, client, partition, select)
+                        for partition in listing_order(partitions)}
+            return partitions, {prefix: listing.result() for prefix, listing in listings.items()}
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)   # no listing starts after one failed
+            raise
 
 
 def _prefix_counts(client, pool: ThreadPoolExecutor, prefixes: Sequence[str]) -> dict[str, int]:

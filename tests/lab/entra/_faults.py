@@ -86,7 +86,6 @@ class FaultSettings:
     def as_dict(self) -> dict:
         return {**self.__dict__, "script": list(self.script), "token_script": list(self.token_script)}
 
-
     def latency_seconds(self, objects: int) -> float:
         """What a request that returns `objects` listed objects costs, in seconds."""
         return (self.latency_ms + self.latency_per_object_ms * objects) / 1000

@@ -30,7 +30,7 @@ def upns(count: int, seed: int = 7) -> list[str]:
     made = {"o'brien@contoso.com", "a@contoso.com", "alice_fabrikam.com#EXT#@contoso.onmicrosoft.com",
             "ALICE@contoso.com", "~svc@contoso.com", "9lives@contoso.com"}
     while len(made) < count:
-        name = "".join(draw.choice(ALLOWED) for _ in range(draw.randint(1, 12)))
+        name = "".join(draw.choice(ALLOWED) for _position in range(draw.randint(1, 12)))
         made.add(f"{name}@{draw.choice(['contoso.com', 'sub.contoso.com', 'contoso.onmicrosoft.com'])}")
     return sorted(made)
 

@@ -25,10 +25,14 @@ description:
   - Writes one LDAP modify per changed user over one connection. The modify deletes the exact old values and
     adds the new ones. A user changed by someone else meanwhile is read again and planned anew; the new
     plan is journaled before it is written.
-  - After writing, reads the scope again and predicts once more (RV(recheck)). Each aligned pair should
-    now join its cloud user with neither C(primary_smtp_will_change) nor C(cloud_addresses_will_be_dropped).
+  - After writing, reads the users written again by objectGUID, a hundred per search, and predicts once more
+    (RV(recheck)). Each aligned pair should now join its cloud user with neither C(primary_smtp_will_change)
+    nor C(cloud_addresses_will_be_dropped).
   - Reads in bulk. On-prem users come from one paged LDAP search, cloud users from one paged Microsoft
     Graph listing. They are joined in memory; there is never one Graph call per user.
+  - Costs in proportion to the users it touches. The rules that compare on-prem users only meet through a value
+    they share, so the plan check and the re-check predict the pairs and the users sharing a value with them,
+    found through an index of the scope's values; the rest of the scope is not predicted again.
 author:
   - hybrid.identity maintainers (@hybrid-identity)
 extends_documentation_fragment:

@@ -27,7 +27,7 @@ def address(draw: random.Random) -> str:
 
 def onprem_user(draw: random.Random, number: int) -> OnPremUser:
     primary = address(draw)
-    values = [f"SMTP:{primary}"] + [f"smtp:{address(draw)}" for _ in range(draw.randrange(3))]
+    values = [f"SMTP:{primary}"] + [f"smtp:{address(draw)}" for _extra in range(draw.randrange(3))]
     return OnPremUser(
         distinguished_name=f"CN=u{number},OU=Staff,DC=contoso,DC=com",
         sam_account_name=f"u{number}",

@@ -319,9 +319,9 @@ from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_result import summarize
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import (
     CloudReader,
+    OnPremReader,
     merge_tenant,
     read_cloud_users,
-    read_onprem_users,
     with_admin_roles,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
@@ -363,25 +363,32 @@ def optional(spec):
     return {name: dict(option, required=False) for name, option in spec.items()}
 
 
-def both_sides(params, warnings):
-    """((on-prem users, scope), (cloud users, cloud objects, tenant)).
+def predicted(params, warnings):
+    """(results, number of on-prem users, scope, (cloud users, cloud objects, tenant)).
 
-    The two reads overlap: Graph's pages are fetched and decoded in a thread while the domain
-    controller pages the scope, so the run costs about the longer read, not their sum. The AD
-    bind comes first, so bad AD credentials fail before Graph is asked for anything.
+    The reads overlap: Graph's pages are fetched and decoded in a thread while the domain
+    controller pages the scope, and the on-prem users are read in a thread of their own and
+    decided as they arrive, so the run costs about the longer read, not the reads plus the
+    prediction. The AD bind comes first, so bad AD credentials fail before Graph is asked for
+    anything; when both reads fail, the AD error is the one reported.
     """
+    anchor = params["source_anchor"]
     if params["onprem_users"] is not None:
-        return (params["onprem_users"], "given as data"), cloud_side(params, warnings)
+        cloud_users, cloud_objects, tenant = cloud = cloud_side(params, warnings)
+        results = predict(params["onprem_users"], CloudIndex.build(cloud_users, cloud_objects), tenant, anchor)
+        return results, len(params["onprem_users"]), "given as data", cloud
     if not (params["ad_server"] or params["ad_domain"]):
         raise HybridIdentityError("no on-prem users to check",
                                   hint="give ad_server or ad_domain (and credentials) or onprem_users")
     with AdSession(AdSettings.from_params(params)) as ad, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph") as pool:
-        cloud = pool.submit(cloud_side, params, warnings)
+        cloud_read = pool.submit(cloud_side, params, warnings)
         scope = params["search_base"] or ad.base_dn
-        onprem_users = read_onprem_users(ad, scope, params["ldap_filter"])
+        with OnPremReader(ad, scope, params["ldap_filter"]) as onprem_users:
+            cloud_users, cloud_objects, tenant = cloud = onprem_users.wait_for(cloud_read)
+            results = predict(onprem_users, CloudIndex.build(cloud_users, cloud_objects), tenant, anchor)
         scope_text = scope + (f" {params['ldap_filter']}" if params["ldap_filter"] else "")
-        return (onprem_users, scope_text), cloud.result()
+        return results, onprem_users.count, scope_text, cloud
 
 
 def cloud_side(params, warnings):
@@ -451,10 +458,7 @@ def main():
     warnings = []
     try:
         module.params["features"] = requested_features(module.params["features"])
-        (onprem_users, scope), (cloud_users, cloud_objects, tenant) = both_sides(module.params, warnings)
-        results = predict(
-            onprem_users, CloudIndex.build(cloud_users, cloud_objects), tenant, module.params["source_anchor"]
-        )
+        results, onprem_count, scope, (cloud_users, cloud_objects, tenant) = predicted(module.params, warnings)
     except HybridIdentityError as err:
         warn_all(module, warnings)
         module.fail_json(msg=str(err), hint=err.hint)
@@ -468,7 +472,7 @@ def main():
         "results": returned,
         "summary": summary,
         "counts": {
-            "onprem_users": len(onprem_users),
+            "onprem_users": onprem_count,
             "cloud_users": len(cloud_users) - deleted,
             "deleted_cloud_users": deleted,
             "cloud_objects": len(cloud_objects),

@@ -173,9 +173,11 @@ def predict(onprem_users: Iterable[OnPremUser | Mapping], cloud_index: CloudInde
     if anchor_mode not in ANCHOR_MODES:
         raise MatchingInputError(f"source anchor {anchor_mode!r} is not supported",
                                  hint=f"use one of {', '.join(ANCHOR_MODES)}")
-    users = [user if isinstance(user, OnPremUser) else OnPremUser.from_dict(user) for user in onprem_users]
     tenant = tenant if isinstance(tenant, Tenant) else Tenant.from_dict(tenant)
-    drafts = [_decide(Draft(user, position), cloud_index, tenant, anchor_mode) for position, user in enumerate(users)]
+    # each user is decided as it comes: a reader still receiving the scope hands users over while others are decided
+    drafts = [_decide(Draft(user if isinstance(user, OnPremUser) else OnPremUser.from_dict(user), position),
+                      cloud_index, tenant, anchor_mode)
+              for position, user in enumerate(onprem_users)]
     # rule book §4: what two on-prem users claim at once, before the cloud users are predicted
     settle_shared_anchors(drafts, anchor_mode)
     settle_shared_candidates(drafts)

@@ -316,10 +316,12 @@ from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph impor
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_options import GRAPH_AUTH_SPEC
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import predict
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import CloudObject, CloudUser
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_result import summarize
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import (
     CloudReader,
     OnPremReader,
+    as_values,
     merge_tenant,
     read_cloud_users,
     with_admin_roles,
@@ -364,7 +366,7 @@ def optional(spec):
 
 
 def predicted(params, warnings):
-    """(results, number of on-prem users, scope, (cloud users, cloud objects, tenant)).
+    """(results, counts of what was read, scope, tenant).
 
     The reads overlap: Graph's pages are fetched and decoded in a thread while the domain
     controller pages the scope, and the on-prem users are read in a thread of their own and
@@ -374,21 +376,36 @@ def predicted(params, warnings):
     """
     anchor = params["source_anchor"]
     if params["onprem_users"] is not None:
-        cloud_users, cloud_objects, tenant = cloud = cloud_side(params, warnings)
+        cloud_users, cloud_objects, tenant, counts = cloud_values(params, warnings)
         results = predict(params["onprem_users"], CloudIndex.build(cloud_users, cloud_objects), tenant, anchor)
-        return results, len(params["onprem_users"]), "given as data", cloud
+        return results, {"onprem_users": len(params["onprem_users"])} | counts, "given as data", tenant
     if not (params["ad_server"] or params["ad_domain"]):
         raise HybridIdentityError("no on-prem users to check",
                                   hint="give ad_server or ad_domain (and credentials) or onprem_users")
     with AdSession(AdSettings.from_params(params)) as ad, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph") as pool:
-        cloud_read = pool.submit(cloud_side, params, warnings)
+        cloud_read = pool.submit(cloud_values, params, warnings)
         scope = params["search_base"] or ad.base_dn
         with OnPremReader(ad, scope, params["ldap_filter"]) as onprem_users:
-            cloud_users, cloud_objects, tenant = cloud = onprem_users.wait_for(cloud_read)
-            results = predict(onprem_users, CloudIndex.build(cloud_users, cloud_objects), tenant, anchor)
+            cloud_users, cloud_objects, tenant, counts = onprem_users.wait_for(cloud_read)
+            del cloud_read  # its result: the index holds what the prediction needs of the cloud values
+            index = CloudIndex.build(cloud_users, cloud_objects)
+            del cloud_users, cloud_objects
+            results = predict(onprem_users, index, tenant, anchor)
         scope_text = scope + (f" {params['ldap_filter']}" if params["ldap_filter"] else "")
-        return results, onprem_users.count, scope_text, cloud
+        return results, {"onprem_users": onprem_users.count} | counts, scope_text, tenant
+
+
+def cloud_values(params, warnings):
+    """cloud_side's users and objects as the predictor's values, the tenant, and the counts the result reports.
+
+    Converted where they were read (in the Graph thread while AD is paged), each record dropped as soon
+    as its value is made: the tenant's users are never held twice."""
+    users, objects, tenant = cloud_side(params, warnings)
+    deleted = sum(1 for user in users if user.get("deletedDateTime"))
+    counts = {"cloud_users": len(users) - deleted, "deleted_cloud_users": deleted, "cloud_objects": len(objects)}
+    # the objects may be the module's own parameters: converted into a list of their own
+    return as_values(users, CloudUser.from_dict), [CloudObject.from_dict(item) for item in objects], tenant, counts
 
 
 def cloud_side(params, warnings):
@@ -412,14 +429,17 @@ def cloud_side(params, warnings):
             users = read_cloud_users(client, params["count_check"], warnings) + reader.deleted_users()
             objects = reader.mail_objects() if params["cloud_objects"] is None else params["cloud_objects"]
             roles = reader.admin_roles()
+            read = True
         else:
             users, objects, roles = given_users, params["cloud_objects"] or [], None
+            read = False
         domains = None
         if not (params["verified_domains"] and params["initial_domain"]):
             domains = reader.domains(users, params["tenant_id"])
         features = reader.features()
     return (
-        with_admin_roles(users, roles, params["admin_role_holders"]),
+        # records just read are nobody else's: their roles are added in place (given ones are copied)
+        with_admin_roles(users, roles, params["admin_role_holders"], in_place=read),
         objects,
         merge_tenant(params, domains, features),
     )
@@ -458,7 +478,7 @@ def main():
     warnings = []
     try:
         module.params["features"] = requested_features(module.params["features"])
-        results, onprem_count, scope, (cloud_users, cloud_objects, tenant) = predicted(module.params, warnings)
+        results, counts, scope, tenant = predicted(module.params, warnings)
     except HybridIdentityError as err:
         warn_all(module, warnings)
         module.fail_json(msg=str(err), hint=err.hint)
@@ -466,18 +486,11 @@ def main():
     rows = [result.as_dict() for result in results]
     summary = summarize(results)
     returned = returned_rows(rows, module.params["return_results"])
-    deleted = sum(1 for user in cloud_users if user.get("deletedDateTime"))
     outcome = {
         "changed": False,
         "results": returned,
         "summary": summary,
-        "counts": {
-            "onprem_users": onprem_count,
-            "cloud_users": len(cloud_users) - deleted,
-            "deleted_cloud_users": deleted,
-            "cloud_objects": len(cloud_objects),
-            "results": len(returned),
-        },
+        "counts": counts | {"results": len(returned)},
     }
     if module.params["report_dir"]:
         meta = {

@@ -328,16 +328,30 @@ def merge_tenant(given: Mapping, read_domains, read_features) -> dict:
     }
 
 
-def with_admin_roles(cloud_users: list[dict], roles: Mapping[str, list[str]], holders) -> list[dict]:
-    """Cloud users with ``admin_roles`` filled from role assignments and the stated holders."""
+def with_admin_roles(cloud_users: list[dict], roles: Mapping[str, list[str]], holders,
+                     in_place: bool = False) -> list[dict]:
+    """Cloud users with ``admin_roles`` filled from role assignments and the stated holders.
+
+    Copies of the records, or with ``in_place`` the records themselves (for records just read, which nobody
+    else holds: a tenant's users are not held twice)."""
     stated = {holder.lower() for holder in holders or ()}
     joined = []
     for user in cloud_users:
         names = list(roles.get(user.get("id"), ())) if roles else list(user.get("admin_roles") or ())
         if stated & {str(user.get("id", "")).lower(), str(user.get("userPrincipalName", "")).lower()}:
             names.append("(stated by admin_role_holders)")
-        joined.append(dict(user, admin_roles=names))
-    return joined
+        if in_place:
+            user["admin_roles"] = names
+        else:
+            joined.append(dict(user, admin_roles=names))
+    return cloud_users if in_place else joined
+
+
+def as_values(records: list, convert: Callable) -> list:
+    """The records of a list replaced one by one by their values (``convert``), each record dropped as it goes."""
+    for position, record in enumerate(records):
+        records[position] = convert(record)
+    return records
 
 
 def _first(value):

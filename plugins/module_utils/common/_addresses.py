@@ -26,6 +26,7 @@ Decisions beyond the rule book, each written where it is applied:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -235,6 +236,8 @@ def _local_part_problem(local: str) -> str | None:
     return None
 
 
+# A tenant's users share a few domains: each is checked once (bounded, as the values are anyone's input)
+@functools.lru_cache(maxsize=4096)
 def _domain_problem(domain: str) -> str | None:
     """A host name: dot-separated letter-digit-hyphen labels (RFC 5322 dot-atom, RFC 1035 labels)."""
     if not domain:
@@ -251,6 +254,7 @@ def _domain_problem(domain: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def _unroutable_reason(domain: str) -> str | None:
     """Rule book §1: the domain must be routable (not single-label, not .local, .lan, .corp ...)."""
     labels = domain.lower().split(".")

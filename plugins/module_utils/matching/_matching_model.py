@@ -161,9 +161,13 @@ class _Record:
         return value
 
     def text(self, *names: str) -> str | None:
-        value = self.single(*names)
-        if value is None or type(value) is str:
-            return value
+        value = self.get(*names)
+        if type(value) is str:
+            return value  # the common case, without the steps below
+        if isinstance(value, list | tuple):
+            value = value[0] if value else None
+        if value is None:
+            return None
         if isinstance(value, bytes):
             return value.decode("utf-8", errors="replace")
         return str(value)

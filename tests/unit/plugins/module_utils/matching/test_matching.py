@@ -1116,8 +1116,8 @@ def test_cloud_user_from_graph_with_roles_as_objects():
 
 def test_kb2641663_mailbox_told_from_the_addresses_it_lists():
     """A primary SMTP: value in proxyAddresses is a mailbox; mail alone is not; an explicit flag wins."""
-    mailbox = CloudUser.from_dict({"id": "c1", "mail": "a@contoso.com", "proxyAddresses": ["smtp:b@contoso.com",
-                                                                                         "SMTP:a@contoso.com"]})
+    listed = ["smtp:b@contoso.com", "SMTP:a@contoso.com"]
+    mailbox = CloudUser.from_dict({"id": "c1", "mail": "a@contoso.com", "proxyAddresses": listed})
     mail_only = CloudUser.from_dict({"id": "c2", "mail": "a@contoso.com", "proxyAddresses": ["smtp:a@contoso.com"]})
     stated = CloudUser.from_dict({"id": "c3", "has_mailbox": False, "proxyAddresses": ["SMTP:a@contoso.com"]})
     assert (mailbox.has_mailbox, mail_only.has_mailbox, stated.has_mailbox) == (True, False, False)

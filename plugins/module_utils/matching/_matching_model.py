@@ -162,7 +162,7 @@ class _Record:
 
     def text(self, *names: str) -> str | None:
         value = self.get(*names)
-        if type(value) is str:
+        if isinstance(value, str):
             return value  # the common case, without the steps below
         if isinstance(value, list | tuple):
             value = value[0] if value else None
@@ -196,7 +196,7 @@ def _guid_text(value: object) -> str | None:
     """objectGUID as AD shows it, from raw bytes, a UUID, a GUID string or an ImmutableId; junk kept as given."""
     if value is None:
         return None
-    if type(value) is str and _CANONICAL_GUID.fullmatch(value):
+    if isinstance(value, str) and _CANONICAL_GUID.fullmatch(value):
         return value
     try:
         raw = anchor_from_any(value) if isinstance(value, str) else guid_bytes(value)

@@ -170,8 +170,9 @@ ee: venv
 	$(BIN)/ansible-builder create -f tests/ee/execution-environment.yml -c build/ee-context
 
 
-# The predictor alone (time and memory targets), then soft_match_check end to end through ansible-playbook
-# against the lab, as ratios to the floor measured in the same run (tests/bench/e2e.py).
+# The predictor alone (time and memory targets), then soft_match_check, smtp_align and directory_sync_verify
+# end to end through ansible-playbook against the lab, as ratios to the floor measured in the same run
+# (tests/bench/e2e.py; --paths picks rows).
 BENCH_SIZES ?= 10000 50000 100000
 bench: lab-up
 	$(BIN)/python -m tests.bench

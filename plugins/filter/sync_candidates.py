@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
 from ansible_collections.hybrid.identity.plugins.module_utils.sync._sync_candidates import (
@@ -14,7 +15,11 @@ from ansible_collections.hybrid.identity.plugins.module_utils.sync._sync_candida
 
 def sync_candidates(results, accept=None, new_users=True):
     try:
-        return _sync_candidates(results, accept or (), bool(new_users))
+        new_users = boolean(new_users, strict=True)  # "false" from -e is false, as Ansible reads a bool
+    except TypeError as err:
+        raise AnsibleFilterError(f"sync_candidates: new_users must be a boolean, not {new_users!r}") from err
+    try:
+        return _sync_candidates(results, accept or (), new_users)
     except ConfigurationError as err:
         raise AnsibleFilterError(f"sync_candidates: {err}. {err.hint}".strip()) from err
 

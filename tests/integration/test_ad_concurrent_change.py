@@ -1,4 +1,4 @@
-"""A value changed by someone else between read and write is not lost (architecture: exact delete+add)."""
+"""A value changed by someone else between read and write is not lost (docs/architecture.md: exact delete+add)."""
 
 from __future__ import annotations
 

@@ -105,7 +105,7 @@ def test_paged_scan_reads_page_after_page_asking_only_for_the_attributes_wanted(
         assert set(page["attributes"]) == wanted
         assert page["returned"] <= wanted  # description, userPrincipalName ... never cross the wire
     assert {"proxyAddresses", "mail"} <= pages[0]["returned"]
-    # The default page is the architecture's 1000: one request for these 151 users.
+    # The default page is the architecture's 1,000 (docs/architecture.md, "Contracts"): one request for 151 users.
     assert [(page["paged_size"], page["entries"]) for page in default_pages] == [(1000, USERS + 1)]
 
 

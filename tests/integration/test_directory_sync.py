@@ -603,3 +603,23 @@ def test_verify_reads_in_bulk_one_batch_per_poll(lab, lab_vars):
     assert requests_after(lab, baseline, "/users") == []
     # alice and bob by object ID in one `in` filter, carol by her anchor
     assert len(requests_after(lab, baseline, "/users", inner=True)) == 2
+
+
+def test_verify_returns_the_pairs_asked_for_and_counts_every_pair(lab, lab_vars):
+    """return_results: every pair by default, only those that differ with attention, none with none."""
+    lab.load(JOIN_SCENARIO)
+    expected = expected_pairs(lab)
+    emulator(lab).sync_run("full")   # without the matching window the soft matches are refused: some pairs differ
+    returned = {}
+    for which in ("all", "attention", "none"):
+        completed, result = task_result({"name": "Verify once", "hybrid.identity.directory_sync_verify": graph(
+            lab_vars, expected=expected, timeout=0, poll_interval=1, return_results=which)}, check=True)
+        assert not result.get("failed"), completed.stdout
+        returned[which] = result
+    summary = returned["all"]["summary"]
+    assert summary["pairs"] == 3 and summary["failed"] > 0 and summary["ok"] > 0
+    assert [row["label"] for row in returned["all"]["results"]] == [pair["label"] for pair in expected]
+    assert [row["label"] for row in returned["attention"]["results"]] == \
+        [row["label"] for row in returned["all"]["results"] if not row["ok"]]
+    assert returned["none"]["results"] == []
+    assert returned["attention"]["summary"] == returned["none"]["summary"] == summary

@@ -103,7 +103,7 @@ def test_reports_are_written_and_check_mode_changes_nothing(lab, lab_vars, tmp_p
 
 
 def test_data_instead_of_connections(lab_vars):
-    """No AD and no Graph: users, cloud users and tenant given as data (architecture: onprem_users, cloud_users)."""
+    """No AD and no Graph: users, cloud users and tenant given as data (docs/architecture.md, onprem_users)."""
     task = {
         "name": "Predict from data",
         "hybrid.identity.soft_match_check": {

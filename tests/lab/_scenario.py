@@ -10,7 +10,7 @@ import yaml
 
 from tests.lab._errors import LabError
 
-# The sections of a scenario (docs/architecture.md, "Scenario files"); each service reads its own.
+# The sections of a scenario (tests/lab/README.md, "Scenarios"); each service reads its own.
 # `expect` holds what the tests assert (predictions, cloud state after a sync); the lab ignores it.
 SECTIONS = ("description", "rule", "tenant", "cloud", "ad", "expect")
 

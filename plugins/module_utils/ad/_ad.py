@@ -558,7 +558,6 @@ class AdSession:
             raise AdConnectionError(f"the connection broke while creating {distinguished_name}: {err}",
                                     hint="look for the user before running again") from err
 
-
     def modify(self, distinguished_name: str, changes: Iterable[AttributeChange]) -> None:
         """One modify that deletes the exact old values and adds the new ones.
 

@@ -74,4 +74,3 @@ def add_user(ad: AdSession, new_user: NewUser, password: str | None) -> str:
         distinguished_name = f"CN={rdn},{distinguished_name.split(',', 1)[1]}"
         ad.create(distinguished_name, attributes)
     return distinguished_name
-

@@ -538,4 +538,3 @@ def _predict_cloud_user(draft: Draft, index: CloudIndex, tenant: Tenant) -> None
     if projection.quarantined and draft.outcome == NEW_USER:
         # rule book §4: a new user with a value another object holds is created with that value quarantined
         draft.outcome = CONFLICT
-

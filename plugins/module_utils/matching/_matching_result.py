@@ -5,7 +5,7 @@
 Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 What the predictor returns: one Result per on-prem user, its outcome and its findings, in the
-shape `soft_match_check` documents (architecture.md). Outcome and finding codes are a
+shape `soft_match_check` documents (docs/architecture.md, "Contracts"). Outcome and finding codes are a
 contract: add codes, never rename them.
 
 Pure: standard library only, no Ansible, no I/O.
@@ -39,7 +39,7 @@ WARNING = "warning"
 INFO = "info"
 
 SEVERITIES = {
-    # the contract (architecture.md)
+    # the contract (docs/architecture.md, "Contracts")
     "admin_role": ERROR,
     "soft_match_blocked": ERROR,
     "hard_match_takeover_blocked": ERROR,

@@ -5,7 +5,7 @@
 Internal to the hybrid.identity collection: not a public API, it may change without notice.
 
 The one report writer of soft_match_check: JSON, CSV and a self-contained HTML page from
-its ``results`` and ``summary`` (architecture.md). Reports hold directory data, so every
+its ``results`` and ``summary`` (docs/architecture.md, "Contracts"). Reports hold directory data, so every
 file is written atomically with mode 0600 in a directory created 0700.
 
 Standard library only, but for Jinja2, imported when an HTML report is asked for.

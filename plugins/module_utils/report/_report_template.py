@@ -11,7 +11,7 @@ that module_utils ships it and nothing has to find a template path at run time.
 
 from __future__ import annotations
 
-# Chart order and colour per outcome (architecture.md); joins in greens and blues,
+# Chart order and colour per outcome (the outcomes table of docs/soft_match_check.md); joins in greens and blues,
 # what needs a person in warm colours.
 OUTCOME_STYLES = {
     "already_synced": ("#2f855a", "joined already: the cloud user carries this user's source anchor"),

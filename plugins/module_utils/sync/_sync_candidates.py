@@ -23,7 +23,7 @@ VISIBLE_CHANGES = ("primary_smtp_will_change", "cloud_addresses_will_be_dropped"
 
 def sync_candidates(results: Iterable[Mapping], accept: Iterable[str] = (), new_users: bool = True) -> list[dict]:
     """The users to sync, each with ``distinguished_name``, ``sam_account_name``, ``outcome`` and ``expected``."""
-    accepted = set(accept or ())
+    accepted = {accept} if isinstance(accept, str) else set(accept or ())  # one code may come as a string
     unknown = accepted - set(VISIBLE_CHANGES)
     if unknown:
         raise ConfigurationError(f"accept names {', '.join(sorted(unknown))}, which are not visible changes",

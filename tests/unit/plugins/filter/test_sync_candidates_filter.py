@@ -80,3 +80,13 @@ def test_accepting_something_that_is_not_a_visible_change_is_refused():
 def test_something_other_than_prediction_results_is_refused():
     with pytest.raises(AnsibleFilterError, match=r"results\[0\] is not a soft_match_check result"):
         candidates([{"distinguished_name": "CN=alice"}])
+
+
+@pytest.mark.parametrize("given", ["false", "no", "False"])
+def test_new_users_given_as_a_string_false_are_left_out(given):
+    assert candidates([row("carol", "new_user", cloud=False)], new_users=given) == []
+
+
+def test_new_users_that_is_not_a_boolean_is_refused_naming_it():
+    with pytest.raises(AnsibleFilterError, match="new_users must be a boolean, not 'perhaps'"):
+        candidates([row("carol", "new_user", cloud=False)], new_users="perhaps")

@@ -317,7 +317,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_optio
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import predict
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import CloudObject, CloudUser
-from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_result import summarize
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_result import Result, summarize
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import (
     CloudReader,
     OnPremReader,
@@ -483,8 +483,9 @@ def main():
         warn_all(module, warnings)
         module.fail_json(msg=str(err), hint=err.hint)
 
-    rows = [result.as_dict() for result in results]
     summary = summarize(results)
+    # each result becomes its row in its place: the run never holds both for every user
+    rows = as_values(results, Result.as_dict)
     returned = returned_rows(rows, module.params["return_results"])
     outcome = {
         "changed": False,

@@ -186,7 +186,10 @@ def predict(onprem_users: Iterable[OnPremUser | Mapping], cloud_index: CloudInde
             _predict_cloud_user(draft, cloud_index, tenant)
     # rule book §4: addresses and UPNs two on-prem users carry, on the predicted cloud users
     settle_shared_values(drafts, tenant)
-    return [draft.result() for draft in drafts]
+    # each draft becomes its result in its place, so the drafts are dropped as the results are made
+    for position, draft in enumerate(drafts):
+        drafts[position] = draft.result()
+    return drafts
 
 
 # --- one user, in the rule book's order ---------------------------------------------------

@@ -25,10 +25,14 @@ description:
   - Writes one LDAP modify per changed user over one connection. The modify deletes the exact old values and
     adds the new ones. A user changed by someone else meanwhile is read again and planned anew; the new
     plan is journaled before it is written.
-  - After writing, reads the scope again and predicts once more (RV(recheck)). Each aligned pair should
-    now join its cloud user with neither C(primary_smtp_will_change) nor C(cloud_addresses_will_be_dropped).
+  - After writing, reads the users written again by objectGUID, a hundred per search, and predicts once more
+    (RV(recheck)). Each aligned pair should now join its cloud user with neither C(primary_smtp_will_change)
+    nor C(cloud_addresses_will_be_dropped).
   - Reads in bulk. On-prem users come from one paged LDAP search, cloud users from one paged Microsoft
     Graph listing. They are joined in memory; there is never one Graph call per user.
+  - Costs in proportion to the users it touches. The rules that compare on-prem users only meet through a value
+    they share, so the plan check and the re-check predict the pairs and the users sharing a value with them,
+    found through an index of the scope's values; the rest of the scope is not predicted again.
 author:
   - hybrid.identity maintainers (@hybrid-identity)
 extends_documentation_fragment:
@@ -354,7 +358,8 @@ from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignme
     UNCHANGED,
     AlignmentOptions,
     plan_alignment,
-    recheck,
+    recheck_written,
+    scope_check,
     with_write_outcomes,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignment_io import (
@@ -362,6 +367,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignme
     read_cloud_side,
     read_pairs_file,
     read_scope,
+    read_users_again,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journal import new_run_id
 from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journaled_writes import (
@@ -424,26 +430,20 @@ def pairing_rules(params, rows):
     return [] if rows or params["pairs"] is not None or params["pairs_file"] else list(AUTOMATIC_RULES)
 
 
-def rebound(pairs, users_by_guid):
-    """The pairs with their on-prem users as given (read again, or as planned)."""
-    return [dataclasses.replace(pair, onprem=users_by_guid.get(pair.onprem.object_guid, pair.onprem))
-            for pair in pairs]
-
-
-def read_again(ad, params, broken):
-    """The scope read back for the re-check, over a new connection when the old one broke (once)."""
+def read_again(ad, params, guids, broken):
+    """The users written read back for the re-check, over a new connection when the old one broke (once)."""
     reconnected = False
     try:
         if broken is not None:
             reconnected = True
             ad.reconnect()
         try:
-            return read_scope(ad, params["search_base"], params["ldap_filter"]), None
+            return read_users_again(ad, guids, params["search_base"], params["ldap_filter"]), None
         except AdConnectionError:
             if reconnected:
                 raise
             ad.reconnect()
-            return read_scope(ad, params["search_base"], params["ldap_filter"]), None
+            return read_users_again(ad, guids, params["search_base"], params["ldap_filter"]), None
     except AdConnectionError as err:
         return None, err
 
@@ -489,24 +489,28 @@ def main():
             scope = [onprem_user(user) for user in ad_users]
             pairing = pair_users(scope, cloud.entries, rows, pairing_rules(params, rows), params["domain_map"],
                                  params["source_anchor"])
-            alignments = plan_alignment(pairing.pairs, scope, index, cloud.tenant, options)
+            check = scope_check(pairing.pairs, scope, index, cloud.tenant, options)
+            alignments = plan_alignment(pairing.pairs, scope, index, cloud.tenant, options, check)
             writes = planned_writes({user.object_guid: user for user in ad_users},
                                     [a.request for a in alignments if a.status == ALIGNED])
             run_id = new_run_id()
+            after = {a.pair.onprem.object_guid: a.after for a in alignments}
             if module.check_mode:
                 written = [w.plan for w in writes]
-                after = {a.pair.onprem.object_guid: a.after for a in alignments}
-                now = [after.get(user.object_guid, user) for user in scope]
+                now = {a.pair.onprem.object_guid: a.after for a in alignments if a.status == ALIGNED}
             else:
                 report = write_journaled(ad, writes, params["journal_path"], run_id, params["journal_key"])
-                read_back, unread = read_again(ad, params, report.broken)
-                settle(report, None if read_back is None else {user.object_guid: user for user in read_back})
+                # only the users written can have changed: they are read back, the rest of the scope stands as read
+                read_back, unread = read_again(ad, params, [w.user.object_guid for w in writes], report.broken)
+                read_back = None if read_back is None else {user.object_guid: user for user in read_back}
+                settle(report, read_back)
                 alignments = with_write_outcomes(alignments, report.outcome)
                 written = [plan for _guid, plan in report.written]
-                now = [onprem_user(user) for user in read_back or ()]
+                originals = {a.pair.onprem.object_guid: a.pair.onprem for a in alignments}
+                now = {guid: onprem_user(read_back[guid]) if guid in read_back else originals[guid]
+                       for guid in (w.user.object_guid for w in writes)} if read_back is not None else {}
         checked_pairs = [a.pair for a in alignments if a.status in (ALIGNED, UNCHANGED)]
-        checked = recheck(rebound(checked_pairs, {user.object_guid: user for user in now}), now, index,
-                          cloud.tenant, options) if unread is None else []
+        checked = recheck_written(check, checked_pairs, now, options) if unread is None else []
     except (HybridIdentityError, AddressError, AnchorError) as err:
         written = [plan for _guid, plan in report.written] if report else written
         module.fail_json(msg=str(err), hint=getattr(err, "hint", ""),
@@ -535,7 +539,7 @@ def main():
         "diff": [plan.diff for plan in changes],
     }
     if module.check_mode:
-        outcome["planned_onprem_users"] = [dataclasses.asdict(user) for user in now]
+        outcome["planned_onprem_users"] = [dataclasses.asdict(after.get(user.object_guid, user)) for user in scope]
     for warning in cloud.warnings + (report.warnings if report else []):
         module.warn(warning)
     if report and (report.failures() or unread is not None):

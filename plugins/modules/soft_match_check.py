@@ -330,12 +330,14 @@ from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph impor
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_options import GRAPH_AUTH_SPEC
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import predict
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
-from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_result import summarize
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import CloudObject, CloudUser
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_result import Result, summarize
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import (
     CloudReader,
+    OnPremReader,
+    as_values,
     merge_tenant,
     read_cloud_users,
-    read_onprem_users,
     with_admin_roles,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
@@ -378,25 +380,47 @@ def optional(spec):
     return {name: dict(option, required=False) for name, option in spec.items()}
 
 
-def both_sides(params, warnings):
-    """((on-prem users, scope), (cloud users, cloud objects, tenant)).
+def predicted(params, warnings):
+    """(results, counts of what was read, scope, tenant).
 
-    The two reads overlap: Graph's pages are fetched and decoded in a thread while the domain
-    controller pages the scope, so the run costs about the longer read, not their sum. The AD
-    bind comes first, so bad AD credentials fail before Graph is asked for anything.
+    The reads overlap: Graph's pages are fetched and decoded in a thread while the domain
+    controller pages the scope, and the on-prem users are read in a thread of their own and
+    decided as they arrive, so the run costs about the longer read, not the reads plus the
+    prediction. The AD bind comes first, so bad AD credentials fail before Graph is asked for
+    anything; when both reads fail, the AD error is the one reported.
     """
+    anchor = params["source_anchor"]
     if params["onprem_users"] is not None:
-        return (params["onprem_users"], "given as data"), cloud_side(params, warnings)
+        cloud_users, cloud_objects, tenant, counts = cloud_values(params, warnings)
+        results = predict(params["onprem_users"], CloudIndex.build(cloud_users, cloud_objects), tenant, anchor)
+        return results, {"onprem_users": len(params["onprem_users"])} | counts, "given as data", tenant
     if not (params["ad_server"] or params["ad_domain"]):
         raise HybridIdentityError("no on-prem users to check",
                                   hint="give ad_server or ad_domain (and credentials) or onprem_users")
     with AdSession(AdSettings.from_params(params)) as ad, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph") as pool:
-        cloud = pool.submit(cloud_side, params, warnings)
+        cloud_read = pool.submit(cloud_values, params, warnings)
         scope = params["search_base"] or ad.base_dn
-        onprem_users = read_onprem_users(ad, scope, params["ldap_filter"])
+        with OnPremReader(ad, scope, params["ldap_filter"]) as onprem_users:
+            cloud_users, cloud_objects, tenant, counts = onprem_users.wait_for(cloud_read)
+            del cloud_read  # its result: the index holds what the prediction needs of the cloud values
+            index = CloudIndex.build(cloud_users, cloud_objects)
+            del cloud_users, cloud_objects
+            results = predict(onprem_users, index, tenant, anchor)
         scope_text = scope + (f" {params['ldap_filter']}" if params["ldap_filter"] else "")
-        return (onprem_users, scope_text), cloud.result()
+        return results, {"onprem_users": onprem_users.count} | counts, scope_text, tenant
+
+
+def cloud_values(params, warnings):
+    """cloud_side's users and objects as the predictor's values, the tenant, and the counts the result reports.
+
+    Converted where they were read (in the Graph thread while AD is paged), each record dropped as soon
+    as its value is made: the tenant's users are never held twice."""
+    users, objects, tenant = cloud_side(params, warnings)
+    deleted = sum(1 for user in users if user.get("deletedDateTime"))
+    counts = {"cloud_users": len(users) - deleted, "deleted_cloud_users": deleted, "cloud_objects": len(objects)}
+    # the objects may be the module's own parameters: converted into a list of their own
+    return as_values(users, CloudUser.from_dict), [CloudObject.from_dict(item) for item in objects], tenant, counts
 
 
 def cloud_side(params, warnings):
@@ -421,14 +445,17 @@ def cloud_side(params, warnings):
                 + reader.deleted_users()
             objects = reader.mail_objects() if params["cloud_objects"] is None else params["cloud_objects"]
             roles = reader.admin_roles()
+            read = True
         else:
             users, objects, roles = given_users, params["cloud_objects"] or [], None
+            read = False
         domains = None
         if not (params["verified_domains"] and params["initial_domain"]):
             domains = reader.domains(users, params["tenant_id"])
         features = reader.features()
     return (
-        with_admin_roles(users, roles, params["admin_role_holders"]),
+        # records just read are nobody else's: their roles are added in place (given ones are copied)
+        with_admin_roles(users, roles, params["admin_role_holders"], in_place=read),
         objects,
         merge_tenant(params, domains, features),
     )
@@ -467,29 +494,20 @@ def main():
     warnings = []
     try:
         module.params["features"] = requested_features(module.params["features"])
-        (onprem_users, scope), (cloud_users, cloud_objects, tenant) = both_sides(module.params, warnings)
-        results = predict(
-            onprem_users, CloudIndex.build(cloud_users, cloud_objects), tenant, module.params["source_anchor"]
-        )
+        results, counts, scope, tenant = predicted(module.params, warnings)
     except HybridIdentityError as err:
         warn_all(module, warnings)
         module.fail_json(msg=str(err), hint=err.hint)
 
-    rows = [result.as_dict() for result in results]
     summary = summarize(results)
+    # each result becomes its row in its place: the run never holds both for every user
+    rows = as_values(results, Result.as_dict)
     returned = returned_rows(rows, module.params["return_results"])
-    deleted = sum(1 for user in cloud_users if user.get("deletedDateTime"))
     outcome = {
         "changed": False,
         "results": returned,
         "summary": summary,
-        "counts": {
-            "onprem_users": len(onprem_users),
-            "cloud_users": len(cloud_users) - deleted,
-            "deleted_cloud_users": deleted,
-            "cloud_objects": len(cloud_objects),
-            "results": len(returned),
-        },
+        "counts": counts | {"results": len(returned)},
     }
     if module.params["report_dir"]:
         meta = {

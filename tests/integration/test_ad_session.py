@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from concurrent.futures import Future
 
 import ldap3
 import pytest
@@ -16,6 +17,11 @@ from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import (
     UserNotFound,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import OnPremUser
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import (
+    OnPremReader,
+    read_onprem_users,
+)
 
 USERS = 150
 
@@ -123,6 +129,37 @@ def test_scan_filter_narrows_and_a_bad_filter_says_so(many_users, lab_vars):
         with pytest.raises(ConfigurationError, match="not a valid LDAP filter"):
             list(ad.scan(["mail"], search_base=base, ldap_filter="(mail=scan00*"))
     assert sorted(user.sam_account_name for user in narrowed) == [f"scan{n:03d}" for n in range(10)]
+
+
+def test_the_reader_thread_hands_over_the_scope_as_the_predictor_reads_it(many_users, lab_vars):
+    base = f"OU=Scan,{lab_vars['lab_scenario_ou']}"
+    with AdSession(settings_from(lab_vars)) as ad:
+        with OnPremReader(ad, base, "(mail=scan0*)") as reader:
+            handed = list(reader)
+        read_in_this_thread = [OnPremUser.from_dict(record) for record in read_onprem_users(ad, base, "(mail=scan0*)")]
+    assert handed == read_in_this_thread
+    assert reader.count == len(handed) == 100
+    assert all(isinstance(user, OnPremUser) for user in handed)
+
+
+def test_the_reader_thread_raises_the_scan_error_where_the_users_are_read(many_users, lab_vars):
+    base = f"OU=Scan,{lab_vars['lab_scenario_ou']}"
+    graph_failed = Future()
+    graph_failed.set_exception(RuntimeError("graph down"))
+    done = Future()
+    done.set_result("cloud")
+    with AdSession(settings_from(lab_vars)) as ad:
+        with OnPremReader(ad, base, "(mail=scan00*") as reader:
+            # both reads fail: the AD error is reported, as when AD was read first
+            with pytest.raises(ConfigurationError, match="not a valid LDAP filter"):
+                reader.wait_for(graph_failed)
+            assert reader.wait_for(done) == "cloud"
+            with pytest.raises(ConfigurationError, match="not a valid LDAP filter"):
+                list(reader)
+        with OnPremReader(ad, base, None) as reader, pytest.raises(RuntimeError, match="graph down"):
+            reader.wait_for(graph_failed)
+        # the session is free again once the reader is closed
+        assert ad.find_user("scan005").sam_account_name == "scan005"
 
 
 def test_a_user_is_found_by_its_distinguished_name_in_any_case(many_users, lab_vars):

@@ -47,6 +47,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching
     Result,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._pairing import Pair, onprem_primary
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._scope_check import ScopeCheck
 
 PRIMARY_FROM_CLOUD = "cloud"
 PRIMARY_FROM_ONPREM = "onprem"
@@ -257,17 +258,21 @@ def _with_all(pairs: Sequence[Pair], scope: Iterable[OnPremUser]) -> list[OnPrem
     return users + [pair.onprem for pair in pairs if id(pair.onprem) not in known]
 
 
-def _predict_by_user(users: list[OnPremUser], states: Mapping[int, OnPremUser], index: CloudIndex,
-                     tenant: Tenant | Mapping, anchor_mode: str) -> dict[int, Result]:
-    results = predict([states.get(id(user), user) for user in users], index, tenant, anchor_mode)
-    return {id(user): result for user, result in zip(users, results, strict=True)}
+def scope_check(pairs: Sequence[Pair], scope: Iterable[OnPremUser], index: CloudIndex, tenant: Tenant | Mapping,
+                options: AlignmentOptions = AlignmentOptions()) -> ScopeCheck:
+    """The predictions of the scope as read (with the pairs' users), for `plan_alignment` and `recheck_written`."""
+    return ScopeCheck(_with_all(pairs, scope), index, tenant, options.anchor_mode)
 
 
 def plan_alignment(pairs: Sequence[Pair], scope: Iterable[OnPremUser], index: CloudIndex, tenant: Tenant | Mapping,
-                   options: AlignmentOptions = AlignmentOptions()) -> list[Alignment]:
-    """One Alignment per pair, in pair order. `scope` is every on-prem user in sync scope, as read."""
+                   options: AlignmentOptions = AlignmentOptions(), check: ScopeCheck | None = None) -> list[Alignment]:
+    """One Alignment per pair, in pair order. `scope` is every on-prem user in sync scope, as read.
+
+    `check` (from `scope_check`, over the same pairs and scope) is left with the planned values, so that
+    `recheck_written` predicts again only what the writes can reach.
+    """
     tenant = tenant if isinstance(tenant, Tenant) else Tenant.from_dict(tenant)
-    users = _with_all(pairs, scope)
+    check = check or scope_check(pairs, scope, index, tenant, options)
     planned: dict[int, tuple[dict, OnPremUser, bool]] = {}
     refused: dict[int, list[str]] = {}
     synced: set[int] = set()
@@ -280,15 +285,17 @@ def plan_alignment(pairs: Sequence[Pair], scope: Iterable[OnPremUser], index: Cl
             refused[id(pair)] = [str(err)]
             continue
         planned[id(pair)] = (request, after, changes)
-    # a pair left unwritten (refused, or joined already) can change what the others' plans predict
+        if after != pair.onprem:
+            check.set_values(check.position(pair.onprem), after)
+    # a pair left unwritten (refused, or joined already) can change what the others' plans predict: the users
+    # its values reach are predicted again, the rest keep their results
     while True:
-        states = {id(pair.onprem): planned[id(pair)][1] for pair in pairs if id(pair) in planned}
-        by_user = _predict_by_user(users, states, index, tenant, options.anchor_mode)
-        settled = 0
+        by_position = check.results(check.position(pair.onprem) for pair in pairs if id(pair) in planned)
+        settled = []
         for pair in pairs:
             if id(pair) not in planned:
                 continue
-            result = by_user[id(pair.onprem)]
+            result = by_position[check.position(pair.onprem)]
             if _is_synced_pair(pair, result):
                 synced.add(id(pair))
             else:
@@ -296,12 +303,15 @@ def plan_alignment(pairs: Sequence[Pair], scope: Iterable[OnPremUser], index: Cl
                 if not reasons:
                     continue
                 refused[id(pair)] = reasons
-            del planned[id(pair)]
-            settled += 1
+            settled.append(pair)
+        for pair in settled:
+            if planned.pop(id(pair))[1] != pair.onprem:
+                check.set_values(check.position(pair.onprem), pair.onprem)
         if not settled:
             break
+    by_position = check.results(check.position(pair.onprem) for pair in pairs)
     return [_alignment(pair, planned.get(id(pair)), refused.get(id(pair)), id(pair) in synced,
-                       by_user[id(pair.onprem)]) for pair in pairs]
+                       by_position[check.position(pair.onprem)]) for pair in pairs]
 
 
 def _alignment(pair: Pair, plan: tuple | None, refusal: list[str] | None, synced: bool, result: Result) -> Alignment:
@@ -340,17 +350,35 @@ def recheck(pairs: Sequence[Pair], scope: Iterable[OnPremUser], index: CloudInde
     users = _with_all(pairs, scope)
     results = predict(users, index, tenant, options.anchor_mode)
     by_user = {id(user): result for user, result in zip(users, results, strict=True)}
-    checked = []
-    for pair in pairs:
-        result = by_user[id(pair.onprem)]
-        joins, reasons = judge(pair, result)
-        visible = _visible(result, options)
-        checked.append({
-            "onprem": pair.as_dict()["onprem"],
-            "cloud": pair.as_dict()["cloud"],
-            "outcome": result.outcome,
-            "clean": joins and not visible,
-            "findings": [finding.code for finding in result.findings],
-            "reasons": reasons + [finding.message for finding in visible],
-        })
-    return checked
+    return [_checked(pair, by_user[id(pair.onprem)], options) for pair in pairs]
+
+
+def recheck_written(check: ScopeCheck, pairs: Sequence[Pair], now: Mapping[str, OnPremUser],
+                    options: AlignmentOptions = AlignmentOptions()) -> list[dict]:
+    """`recheck` after the writes, predicting again only what they can reach.
+
+    `check` is the one `plan_alignment` left, `pairs` the pairs as planned, and `now` the users the run
+    wrote or tried to write, by objectGUID, as read back (as planned in check mode). Those users and
+    every user they share a value with are predicted again on these values; any other pair keeps the
+    result of its plan, since nothing it shares a value with was written.
+    """
+    for guid, user in now.items():
+        position = check.position_of_guid(guid)
+        if position is not None:
+            check.set_values(position, user)
+    by_position = check.results(check.position(pair.onprem) for pair in pairs)
+    return [_checked(dataclasses.replace(pair, onprem=now.get(pair.onprem.object_guid, pair.onprem)),
+                     by_position[check.position(pair.onprem)], options) for pair in pairs]
+
+
+def _checked(pair: Pair, result: Result, options: AlignmentOptions) -> dict:
+    joins, reasons = judge(pair, result)
+    visible = _visible(result, options)
+    return {
+        "onprem": pair.as_dict()["onprem"],
+        "cloud": pair.as_dict()["cloud"],
+        "outcome": result.outcome,
+        "clean": joins and not visible,
+        "findings": [finding.code for finding in result.findings],
+        "reasons": reasons + [finding.message for finding in visible],
+    }

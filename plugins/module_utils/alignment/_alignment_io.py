@@ -65,15 +65,27 @@ def _guid_filter(guids: Sequence[str]) -> str:
     return f"(|{''.join(terms)})"
 
 
-def users_by_guid(ad: AdSession, guids: Iterable[str]) -> dict[str, AdUser]:
-    """The users with these objectGUIDs anywhere in the domain, a hundred per search."""
+def guid_filters(guids: Iterable[str], ldap_filter: str | None = None) -> list[str]:
+    """The LDAP filters that find these objectGUIDs (within ldap_filter when given), a hundred per filter."""
     wanted = list(dict.fromkeys(guids))
+    chunks = [_guid_filter(wanted[start:start + GUIDS_PER_SEARCH]) for start in range(0, len(wanted), GUIDS_PER_SEARCH)]
+    return [f"(&{ldap_filter}{chunk})" if ldap_filter else chunk for chunk in chunks]
+
+
+def users_by_guid(ad: AdSession, guids: Iterable[str], attributes: Sequence[str] = USER_ATTRIBUTES,
+                  search_base: str | None = None, ldap_filter: str | None = None) -> dict[str, AdUser]:
+    """The users with these objectGUIDs (anywhere in the domain, unless base and filter say), a few searches."""
     found = {}
-    for start in range(0, len(wanted), GUIDS_PER_SEARCH):
-        for user in ad.scan(USER_ATTRIBUTES, search_base=ad.base_dn,
-                            ldap_filter=_guid_filter(wanted[start:start + GUIDS_PER_SEARCH])):
+    for query in guid_filters(guids, ldap_filter):
+        for user in ad.scan(attributes, search_base=search_base or ad.base_dn, ldap_filter=query):
             found[user.object_guid] = user
     return found
+
+
+def read_users_again(ad: AdSession, guids: Iterable[str], search_base: str | None,
+                     ldap_filter: str | None) -> list[AdUser]:
+    """These users of the scope as they are now, with what `read_scope` reads: a few searches, not one per user."""
+    return list(users_by_guid(ad, guids, SCOPE_ATTRIBUTES, search_base, ldap_filter).values())
 
 
 # --- the pairs file -------------------------------------------------------------------------

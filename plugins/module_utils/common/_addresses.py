@@ -26,9 +26,10 @@ Decisions beyond the rule book, each written where it is applied:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SMTP = "SMTP"
 X500 = "X500"
@@ -129,37 +130,38 @@ class ProxyAddress:
     kind: str
     address: str
     primary: bool = False
+    # what Active Directory compares: the whole value, case-insensitively (rule book §1); computed once, as
+    # every index, comparison and hash reads it
+    key: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", self.kind.upper())
+        kind = self.kind.upper()
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "key", f"{kind}:{self.address}".lower())
 
     @classmethod
     def parse(cls, value: str) -> ProxyAddress:
-        match = _TYPED_VALUE.fullmatch(value) if isinstance(value, str) else None
-        if match is None:
-            raise AddressError("no_type", value, f"Proxy address {value!r} has no type prefix such as 'smtp:'")
-        prefix, address = match.groups()
-        # rule book §1: an upper-case type marks the primary address of that type
-        return cls(prefix, address, primary=prefix.isupper())
+        if isinstance(value, str):
+            prefix, colon, address = value.partition(":")
+            # the type is ASCII letters and digits before the first ':'
+            if colon and prefix.isascii() and prefix.isalnum():
+                # rule book §1: an upper-case type marks the primary address of that type
+                return cls(prefix, address, prefix.isupper())
+        raise AddressError("no_type", value, f"Proxy address {value!r} has no type prefix such as 'smtp:'")
 
     @classmethod
     def smtp(cls, address: str, primary: bool = False) -> ProxyAddress:
         return cls(SMTP, address, primary)
 
     @property
-    def key(self) -> str:
-        """What Active Directory compares: the whole value, case-insensitively (rule book §1)."""
-        return f"{self.kind}:{self.address}".lower()
-
-    @property
     def is_smtp(self) -> bool:
         return self.kind == SMTP
 
     def as_primary(self) -> ProxyAddress:
-        return ProxyAddress(self.kind, self.address, True)
+        return self if self.primary else ProxyAddress(self.kind, self.address, True)
 
     def as_secondary(self) -> ProxyAddress:
-        return ProxyAddress(self.kind, self.address, False)
+        return ProxyAddress(self.kind, self.address, False) if self.primary else self
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ProxyAddress):
@@ -172,6 +174,14 @@ class ProxyAddress:
     def __str__(self) -> str:
         prefix = self.kind if self.primary else self.kind.lower()
         return f"{prefix}:{self.address}"
+
+
+def parse_or_none(value: str) -> ProxyAddress | None:
+    """One proxyAddresses value parsed, or None when it has no type prefix (validation reports it)."""
+    try:
+        return ProxyAddress.parse(value)
+    except AddressError:
+        return None
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -226,6 +236,8 @@ def _local_part_problem(local: str) -> str | None:
     return None
 
 
+# A tenant's users share a few domains: each is checked once (bounded, as the values are anyone's input)
+@functools.lru_cache(maxsize=4096)
 def _domain_problem(domain: str) -> str | None:
     """A host name: dot-separated letter-digit-hyphen labels (RFC 5322 dot-atom, RFC 1035 labels)."""
     if not domain:
@@ -242,6 +254,7 @@ def _domain_problem(domain: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def _unroutable_reason(domain: str) -> str | None:
     """Rule book §1: the domain must be routable (not single-label, not .local, .lan, .corp ...)."""
     labels = domain.lower().split(".")
@@ -287,16 +300,17 @@ def _smtp_address_problems(address: str, subject: str, check_length: bool = True
     return problems
 
 
-def _proxy_value_problems(value: str) -> list[Problem]:
-    """Rule book §1 for one typed value; the character rules depend on its type."""
+def _proxy_value_problems(value: str, proxy: ProxyAddress | None = None) -> list[Problem]:
+    """Rule book §1 for one typed value; the character rules depend on its type. `proxy`: the value parsed."""
     subject = f"Proxy address {value!r}"
     problems = []
     if len(value) > MAX_VALUE_LENGTH:
         problems.append(("max_length", f"{subject} has {len(value)} characters, more than {MAX_VALUE_LENGTH}"))
-    try:
-        proxy = ProxyAddress.parse(value)
-    except AddressError as err:
-        return [*problems, (err.rule, err.problem)]
+    if proxy is None:
+        try:
+            proxy = ProxyAddress.parse(value)
+        except AddressError as err:
+            return [*problems, (err.rule, err.problem)]
     if not proxy.address:
         return [*problems, ("empty_address", f"{subject} has no address after its type")]
     if proxy.is_smtp:
@@ -369,7 +383,7 @@ def _primaries_by_kind(values: Iterable[str]) -> dict[str, list[str]]:
     """Upper-case values per type; X500 has no primary, so it is left out."""
     primaries: dict[str, list[str]] = {}
     for value in values:
-        proxy = _parse_or_none(value)
+        proxy = parse_or_none(value)
         if proxy is not None and proxy.primary and proxy.kind != X500:
             primaries.setdefault(proxy.kind, []).append(value)
     return primaries
@@ -392,35 +406,42 @@ def _too_many_violation(count: int) -> Violation:
                      f"for size. {HINTS['too_many_addresses']}")
 
 
-def validate_proxy_addresses(values: Iterable[str]) -> list[Violation]:
-    """Rule book §1 for a whole proxyAddresses attribute: each value, one primary per type, size."""
+def validate_proxy_addresses(values: Iterable[str],
+                             parsed: Iterable[ProxyAddress | None] | None = None) -> list[Violation]:
+    """Rule book §1 for a whole proxyAddresses attribute: each value, one primary per type, size.
+
+    `parsed`: the values already parsed (`parse_or_none`, in the same order), so none is parsed twice."""
     values = list(values)
-    violations = [v for value in values for v in validate_proxy_address(value)]
+    proxies = list(map(parse_or_none, values)) if parsed is None else list(parsed)
+    violations = []
     seen: dict[str, str] = {}
-    for value in values:
-        key = _key_of(value)
+    duplicates = []
+    primaries: dict[str, list[str]] = {}
+    for value, proxy in zip(values, proxies, strict=True):
+        if proxy is None:
+            violations += _violations("invalid_proxy_address", value, _proxy_value_problems(value))
+            key = value.lower()
+        else:
+            violations += _violations("invalid_proxy_address", value, _proxy_value_problems(value, proxy))
+            key = proxy.key
+            if proxy.primary and proxy.kind != X500:
+                # X500 has no primary (see the module docstring)
+                primaries.setdefault(proxy.kind, []).append(value)
         if key in seen:
-            violations.append(Violation("invalid_proxy_address", "duplicate_value", value,
+            duplicates.append(Violation("invalid_proxy_address", "duplicate_value", value,
                                         f"Proxy address {value!r} repeats {seen[key]!r}. "
                                         f"{HINTS['duplicate_value']}"))
         else:
             seen[key] = value
-    violations += [_two_primaries_violation(kind, found)
-                   for kind, found in _primaries_by_kind(values).items() if len(found) > 1]
+    violations += duplicates
+    violations += [_two_primaries_violation(kind, found) for kind, found in primaries.items() if len(found) > 1]
     if len(values) > MAX_VALUES:
         violations.append(_too_many_violation(len(values)))
     return violations
 
 
-def _parse_or_none(value: str) -> ProxyAddress | None:
-    try:
-        return ProxyAddress.parse(value)
-    except AddressError:
-        return None
-
-
 def _key_of(value: str) -> str:
-    proxy = _parse_or_none(value)
+    proxy = parse_or_none(value)
     return proxy.key if proxy is not None else value.lower()
 
 
@@ -658,7 +679,7 @@ def _stored_values(current: tuple[str, ...]) -> list[_Stored]:
     """The current values once each: AD can't hold two values that differ only in case (§1)."""
     found: dict[str, _Stored] = {}
     for raw in current:
-        stored = _Stored(raw, _parse_or_none(raw))
+        stored = _Stored(raw, parse_or_none(raw))
         found.setdefault(stored.key, stored)
     return list(found.values())
 

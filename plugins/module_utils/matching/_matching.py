@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import (
     ProxyAddress,
+    parse_or_none,
     validate_proxy_addresses,
     validate_smtp_address,
     validate_upn,
@@ -56,7 +57,6 @@ from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching
     OnPremUser,
     Tenant,
     name_key,
-    smtp_value,
     smtp_values,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_projection import (
@@ -109,6 +109,7 @@ class Draft:
     source_anchor: str | None = None
     primary: ProxyAddress | None = None
     addresses: list[ProxyAddress] = field(default_factory=list)
+    smtp: tuple[ProxyAddress, ...] = ()       # the SMTP values of proxyAddresses, parsed once, valid or not
     candidate: CloudUser | None = None
     findings: list[Finding] = field(default_factory=list)
     projection: Projection | None = None
@@ -172,9 +173,11 @@ def predict(onprem_users: Iterable[OnPremUser | Mapping], cloud_index: CloudInde
     if anchor_mode not in ANCHOR_MODES:
         raise MatchingInputError(f"source anchor {anchor_mode!r} is not supported",
                                  hint=f"use one of {', '.join(ANCHOR_MODES)}")
-    users = [user if isinstance(user, OnPremUser) else OnPremUser.from_dict(user) for user in onprem_users]
     tenant = tenant if isinstance(tenant, Tenant) else Tenant.from_dict(tenant)
-    drafts = [_decide(Draft(user, position), cloud_index, tenant, anchor_mode) for position, user in enumerate(users)]
+    # each user is decided as it comes: a reader still receiving the scope hands users over while others are decided
+    drafts = [_decide(Draft(user if isinstance(user, OnPremUser) else OnPremUser.from_dict(user), position),
+                      cloud_index, tenant, anchor_mode)
+              for position, user in enumerate(onprem_users)]
     # rule book §4: what two on-prem users claim at once, before the cloud users are predicted
     settle_shared_anchors(drafts, anchor_mode)
     settle_shared_candidates(drafts)
@@ -183,7 +186,10 @@ def predict(onprem_users: Iterable[OnPremUser | Mapping], cloud_index: CloudInde
             _predict_cloud_user(draft, cloud_index, tenant)
     # rule book §4: addresses and UPNs two on-prem users carry, on the predicted cloud users
     settle_shared_values(drafts, tenant)
-    return [draft.result() for draft in drafts]
+    # each draft becomes its result in its place, so the drafts are dropped as the results are made
+    for position, draft in enumerate(drafts):
+        drafts[position] = draft.result()
+    return drafts
 
 
 # --- one user, in the rule book's order ---------------------------------------------------
@@ -262,9 +268,13 @@ def _sentence(text: str) -> str:
 def _read_addresses(draft: Draft) -> None:
     """Rule book §1, §2, §9.2: the primary SMTP, the values the sync exports, and what is wrong with the rest."""
     user = draft.user
-    violations = validate_proxy_addresses(user.proxy_addresses)
+    # each value parsed once: validation, the primary, the exported values and the projection share them
+    proxies = [parse_or_none(value) for value in user.proxy_addresses]
+    violations = validate_proxy_addresses(user.proxy_addresses, proxies)
     bad_values = {v.value for v in violations if v.rule not in _ATTRIBUTE_RULES}
-    parsed = [(value, smtp_value(value)) for value in user.proxy_addresses]
+    parsed = [(value, proxy) for value, proxy in zip(user.proxy_addresses, proxies, strict=True)
+              if proxy is not None and proxy.is_smtp]
+    draft.smtp = tuple(proxy for value, proxy in parsed)
     primaries = [proxy for value, proxy in parsed if proxy is not None and proxy.primary]
     primary_values = {value for value, proxy in parsed if proxy is not None and proxy.primary}
     for violation in violations:
@@ -511,7 +521,7 @@ def _anchor_mode_note(anchor_mode: str) -> str:
 def _predict_cloud_user(draft: Draft, index: CloudIndex, tenant: Tenant) -> None:
     """Rule book §2 for the predicted values, §4 for what other cloud objects hold, §5 for what a join changes."""
     joined = draft.candidate if draft.outcome in JOINED else None
-    projection, findings = project(draft.user, draft.addresses, draft.primary, tenant, joined)
+    projection, findings = project(draft.user, draft.addresses, draft.primary, tenant, joined, draft.smtp)
     duplicates = quarantine_cloud_duplicates(projection, index, tenant, joined)
     fails = export_fails(projection, tenant)
     draft.projection = None if fails else projection

@@ -30,11 +30,12 @@ Decisions beyond the rule book, each written where it is applied:
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 
-from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import AddressError, ProxyAddress
+from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses import ProxyAddress, parse_or_none
 from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import (
     AnchorError,
     anchor_bytes,
@@ -100,11 +101,8 @@ def is_reserved_domain(domain: str) -> bool:
 
 def smtp_value(value: str) -> ProxyAddress | None:
     """One proxyAddresses value parsed when it is an SMTP value; other types and untyped junk give None."""
-    try:
-        proxy = ProxyAddress.parse(value)
-    except AddressError:
-        return None
-    return proxy if proxy.is_smtp else None
+    proxy = parse_or_none(value)
+    return proxy if proxy is not None and proxy.is_smtp else None
 
 
 def smtp_values(proxy_addresses: Iterable[str]) -> list[ProxyAddress]:
@@ -114,8 +112,10 @@ def smtp_values(proxy_addresses: Iterable[str]) -> list[ProxyAddress]:
 
 def _with_mail(addresses: list[ProxyAddress], mail: str | None) -> tuple[ProxyAddress, ...]:
     """The SMTP addresses plus `mail` when they don't carry it; mail is the primary when none is marked."""
-    if mail and ProxyAddress.smtp(mail) not in addresses:
-        addresses = [*addresses, ProxyAddress.smtp(mail, primary=not any(p.primary for p in addresses))]
+    if mail:
+        key = ProxyAddress.smtp(mail).key
+        if all(proxy.key != key for proxy in addresses):
+            addresses = [*addresses, ProxyAddress.smtp(mail, primary=not any(p.primary for p in addresses))]
     return tuple(addresses)
 
 
@@ -146,9 +146,10 @@ class _Record:
         return any(_normal(name) in self._values for name in names)
 
     def get(self, *names: str) -> object:
+        values = self._values
         for name in names:
-            value = self._values.get(_normal(name))
-            if not _is_empty(value):
+            value = values.get(_normal(name))
+            if value or not _is_empty(value):  # a value present is the common case: decided by its truth
                 return value
         return None
 
@@ -160,7 +161,11 @@ class _Record:
         return value
 
     def text(self, *names: str) -> str | None:
-        value = self.single(*names)
+        value = self.get(*names)
+        if isinstance(value, str):
+            return value  # the common case, without the steps below
+        if isinstance(value, list | tuple):
+            value = value[0] if value else None
         if value is None:
             return None
         if isinstance(value, bytes):
@@ -183,10 +188,16 @@ class _Record:
         return str(value).strip().lower() in ("true", "1", "yes")
 
 
+# A GUID already written as AD shows it (lower case, hyphens): kept as it is, without a round trip through uuid
+_CANONICAL_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _guid_text(value: object) -> str | None:
     """objectGUID as AD shows it, from raw bytes, a UUID, a GUID string or an ImmutableId; junk kept as given."""
     if value is None:
         return None
+    if isinstance(value, str) and _CANONICAL_GUID.fullmatch(value):
+        return value
     try:
         raw = anchor_from_any(value) if isinstance(value, str) else guid_bytes(value)
     except AnchorError:
@@ -324,30 +335,32 @@ class CloudUser:
     exchange_licensed: bool | None = None
     deleted_date_time: str | None = None     # set on a soft-deleted user (Graph's deletedItems)
     _smtp: tuple[ProxyAddress, ...] = field(init=False, repr=False, compare=False)
+    # KB 2641663: with has_mailbox unknown, tell it from the primary SMTP value in proxyAddresses
+    mailbox_from_addresses: InitVar[bool] = False
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, mailbox_from_addresses: bool) -> None:
         # parsed once: the index, the candidate checks and the prediction all read them
-        object.__setattr__(self, "_smtp", _with_mail(smtp_values(self.proxy_addresses), self.mail))
+        smtp = smtp_values(self.proxy_addresses)
+        if mailbox_from_addresses and self.has_mailbox is None:
+            object.__setattr__(self, "has_mailbox", any(proxy.primary for proxy in smtp))
+        object.__setattr__(self, "_smtp", _with_mail(smtp, self.mail))
 
     @classmethod
     def from_dict(cls, record: Mapping) -> CloudUser:
         """Graph names (id, userPrincipalName, proxyAddresses, onPremises...) or snake_case; roles as
         `admin_roles` (the cloud_user_lookup key) or `roles` (names or Graph role objects)."""
         fields = _Record(record, "cloud user")
-        proxy_addresses = fields.texts("proxy_addresses")
-        has_mailbox = fields.flag("has_mailbox")
-        if has_mailbox is None and fields.has("proxy_addresses"):
-            # KB 2641663: a mailbox shows as a primary SMTP address in proxyAddresses
-            has_mailbox = any(proxy.primary for proxy in smtp_values(proxy_addresses))
         user = cls(
             id=fields.text("id", "object_id") or fields.text("user_principal_name") or "",
             user_principal_name=fields.text("user_principal_name"),
             mail=fields.text("mail"),
-            proxy_addresses=proxy_addresses,
+            proxy_addresses=fields.texts("proxy_addresses"),
             on_premises_immutable_id=fields.text("on_premises_immutable_id", "immutable_id"),
             on_premises_sync_enabled=fields.flag("on_premises_sync_enabled"),
             admin_roles=_role_names(fields.get("admin_roles", "roles")),
-            has_mailbox=has_mailbox,
+            has_mailbox=fields.flag("has_mailbox"),
+            # KB 2641663: a mailbox shows as a primary SMTP address in proxyAddresses
+            mailbox_from_addresses=fields.has("proxy_addresses"),
             exchange_licensed=_exchange_licensed(fields.get("assigned_plans")) if fields.has("assigned_plans")
             else fields.flag("exchange_licensed"),
             deleted_date_time=fields.text("deleted_date_time"),

@@ -139,12 +139,15 @@ class Projection:
 DIGITS = "<4 digits>"
 
 
-def mail_nickname(user: OnPremUser, tenant: Tenant) -> str:
+def mail_nickname(user: OnPremUser, tenant: Tenant, onprem_smtp: tuple[ProxyAddress, ...] | None = None) -> str:
     """Rule book §2: the first usable of mailNickname, the prefix of the primary SMTP (or mail), of the UPN.
 
     Usable (§9.10): the alias makes a valid MOERA. A primary the sync drops (malformed, unroutable) still
-    lends its prefix when that prefix is valid; the MOERA itself is never malformed."""
-    primaries = [proxy for proxy in smtp_values(user.proxy_addresses) if proxy.primary]
+    lends its prefix when that prefix is valid; the MOERA itself is never malformed. `onprem_smtp`: the
+    user's SMTP values already parsed (`smtp_values` of its proxyAddresses)."""
+    if onprem_smtp is None:
+        onprem_smtp = smtp_values(user.proxy_addresses)
+    primaries = [proxy for proxy in onprem_smtp if proxy.primary]
     primary = primaries[0].address if len(primaries) == 1 else None
     for source in (user.mail_nickname, primary, user.mail, user.user_principal_name):
         if source and not validate_smtp_address(tenant.moera(local_part_of(source))):
@@ -181,10 +184,14 @@ def mailbox_user(joined: CloudUser | None) -> tuple[bool, str]:
 
 
 def project(user: OnPremUser, addresses: list[ProxyAddress], primary: ProxyAddress | None, tenant: Tenant,
-            joined: CloudUser | None) -> tuple[Projection, list[Finding]]:
-    """The predicted cloud user (rule book §2, §9.6). `addresses` are the valid on-prem SMTP values, primary first."""
+            joined: CloudUser | None, onprem_smtp: tuple[ProxyAddress, ...] | None = None
+            ) -> tuple[Projection, list[Finding]]:
+    """The predicted cloud user (rule book §2, §9.6). `addresses` are the valid on-prem SMTP values, primary first;
+    `onprem_smtp` every SMTP value of its proxyAddresses, valid or not, when the caller parsed them already."""
     findings: list[Finding] = []
-    moera = ProxyAddress.smtp(tenant.moera(mail_nickname(user, tenant)))
+    if onprem_smtp is None:
+        onprem_smtp = tuple(smtp_values(user.proxy_addresses))
+    moera = ProxyAddress.smtp(tenant.moera(mail_nickname(user, tenant, onprem_smtp)))
     wanted_upn = _predicted_upn(user, moera.address, tenant, findings)
     upn = _kept_upn(wanted_upn, joined, tenant)
     mailbox, mailbox_from = mailbox_user(joined)
@@ -198,7 +205,7 @@ def project(user: OnPremUser, addresses: list[ProxyAddress], primary: ProxyAddre
             continue
         kept.setdefault(proxy.key, proxy)
     onprem_keys = frozenset(kept)
-    mail_user = bool(user.mail) or bool(smtp_values(user.proxy_addresses))
+    mail_user = bool(user.mail) or bool(onprem_smtp)
     if not mailbox:
         # §9.6 (KB 3190357, scenarios 1 and 2): without Exchange the cloud user keeps only the on-prem values; the
         # MOERA and the UPN address come with the licence

@@ -11,11 +11,14 @@ users themselves can't be guessed, so their errors stand.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import list_users, read_admin_roles
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_errors import MissingPermission
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import OnPremUser
 
 ONPREM_ATTRIBUTES = (
     "userPrincipalName",
@@ -42,6 +45,84 @@ def read_onprem_users(ad, search_base: str | None, ldap_filter: str | None) -> l
     """Every user in scope, as the predictor reads them (objectGUID as its GUID string)."""
     return [onprem_record(user) for user in ad.scan(ONPREM_ATTRIBUTES, search_base=search_base,
                                                     ldap_filter=ldap_filter)]
+
+
+# Users handed over at a time by OnPremReader: about a page, so the queue is touched once per few hundred users
+HANDOVER = 500
+_END = object()
+
+
+class OnPremReader:
+    """The scope read by a thread of its own and handed over as it arrives, each user as the predictor's value.
+
+    A domain controller spends most of a paged search computing each page. Read in the caller's thread,
+    every page waits for the caller to finish with the one before; read here, the next page is on the wire
+    while the caller builds the cloud index and decides the users already received. Iterate once; `count`
+    is the number of users handed over. The AD session must not be used by anyone else until `close`.
+    """
+
+    def __init__(self, ad, search_base: str | None, ldap_filter: str | None) -> None:
+        self.count = 0
+        self._handed: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._read, args=(ad, search_base, ldap_filter), name="ldap",
+                                        daemon=True)
+        self._thread.start()
+
+    def _read(self, ad, search_base, ldap_filter) -> None:
+        try:
+            users = []
+            for user in ad.scan(ONPREM_ATTRIBUTES, search_base=search_base, ldap_filter=ldap_filter):
+                # converted here: the ldap3 entry and the record are dropped at once, only the value stays
+                users.append(OnPremUser.from_dict(onprem_record(user)))
+                if len(users) >= HANDOVER:
+                    self._handed.put(users)
+                    users = []
+                    if self._stop.is_set():
+                        return
+            self._handed.put(users)
+        except BaseException as err:  # pylint: disable=broad-exception-caught
+            # handed to the caller's thread, which raises it where the users are read
+            self._failure = err
+        finally:
+            self._handed.put(_END)
+
+    def __iter__(self) -> Iterator[OnPremUser]:
+        while True:
+            users = self._handed.get()
+            if users is _END:
+                break
+            self.count += len(users)
+            yield from users
+        if self._failure is not None:
+            raise self._failure
+
+    def failure(self) -> BaseException | None:
+        """Wait for the read to end; what it failed with, or None."""
+        self._thread.join()
+        return self._failure
+
+    def wait_for(self, future):
+        """`future`'s result; when it fails and the read fails too, the read's error, as reading AD first gave it."""
+        try:
+            return future.result()
+        except BaseException:
+            failure = self.failure()
+            if failure is not None:
+                raise failure from None
+            raise
+
+    def close(self) -> None:
+        """Stop reading (at the next handover) and wait for the thread, so the session may be closed."""
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> OnPremReader:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 def onprem_record(user) -> dict:
@@ -248,16 +329,30 @@ def merge_tenant(given: Mapping, read_domains, read_features) -> dict:
     }
 
 
-def with_admin_roles(cloud_users: list[dict], roles: Mapping[str, list[str]], holders) -> list[dict]:
-    """Cloud users with ``admin_roles`` filled from role assignments and the stated holders."""
+def with_admin_roles(cloud_users: list[dict], roles: Mapping[str, list[str]], holders,
+                     in_place: bool = False) -> list[dict]:
+    """Cloud users with ``admin_roles`` filled from role assignments and the stated holders.
+
+    Copies of the records, or with ``in_place`` the records themselves (for records just read, which nobody
+    else holds: a tenant's users are not held twice)."""
     stated = {holder.lower() for holder in holders or ()}
     joined = []
     for user in cloud_users:
         names = list(roles.get(user.get("id"), ())) if roles else list(user.get("admin_roles") or ())
         if stated & {str(user.get("id", "")).lower(), str(user.get("userPrincipalName", "")).lower()}:
             names.append("(stated by admin_role_holders)")
-        joined.append(dict(user, admin_roles=names))
-    return joined
+        if in_place:
+            user["admin_roles"] = names
+        else:
+            joined.append(dict(user, admin_roles=names))
+    return cloud_users if in_place else joined
+
+
+def as_values(records: list, convert: Callable) -> list:
+    """The records of a list replaced one by one by their values (``convert``), each record dropped as it goes."""
+    for position, record in enumerate(records):
+        records[position] = convert(record)
+    return records
 
 
 def _first(value):

@@ -7,6 +7,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils.common._addresses 
     AddressRequest,
     ListChange,
     ProxyAddress,
+    parse_or_none,
     plan_addresses,
     validate_proxy_address,
     validate_proxy_addresses,
@@ -84,7 +85,8 @@ def test_s1_str_writes_the_prefix_from_the_primary_flag():
     assert str(ProxyAddress.smtp("a@contoso.com")) == "smtp:a@contoso.com"
 
 
-@pytest.mark.parametrize("value", ["alice@contoso.com", ":alice@contoso.com", "", "smtp alice@contoso.com"])
+@pytest.mark.parametrize("value", ["alice@contoso.com", ":alice@contoso.com", "", "smtp alice@contoso.com",
+                                   "smtp\u00e9:alice@contoso.com", "sm-tp:alice@contoso.com"])
 def test_s1_parse_refuses_a_value_without_type(value):
     with pytest.raises(AddressError) as caught:
         ProxyAddress.parse(value)
@@ -239,6 +241,25 @@ def test_s1_one_primary_per_other_type_but_x500_has_none():
     assert validate_proxy_addresses(["SMTP:a@contoso.com", "X500:/o=A/cn=a", "X500:/o=B/cn=a"]) == []
     violations = validate_proxy_addresses(["SIP:a@contoso.com", "SIP:b@contoso.com"])
     assert [(v.code, v.rule) for v in violations] == [("invalid_proxy_address", "two_primaries")]
+
+
+def test_s1_parse_splits_at_the_first_colon_and_keys_the_whole_value():
+    proxy = ProxyAddress.parse("SIP:alice:5060@Contoso.com")
+    assert (proxy.kind, proxy.address, proxy.primary) == ("SIP", "alice:5060@Contoso.com", True)
+    assert proxy.key == "sip:alice:5060@contoso.com"
+    assert ProxyAddress("smtp", "A@Contoso.com").key == "smtp:a@contoso.com"
+    assert parse_or_none("alice@contoso.com") is None
+    assert parse_or_none("smtp:alice@contoso.com") == ProxyAddress.smtp("ALICE@contoso.com")
+
+
+@pytest.mark.parametrize("values", [
+    ["SMTP:a@contoso.com", "smtp:A@CONTOSO.COM", "SMTP:b@contoso.com", "junk", "SIP:x", "SIP:y", "smtp:c@x.local"],
+    ["SMTP:a@contoso.com", X500_LEGACY, X500_OLD_ORG.upper(), "junk", "JUNK"],
+])
+def test_s1_validating_parsed_values_says_what_validating_strings_says(values):
+    """The predictor hands over the values it parsed already: the verdict is the same, in the same order."""
+    assert validate_proxy_addresses(values, [parse_or_none(v) for v in values]) == validate_proxy_addresses(values)
+    assert [v.rule for v in validate_proxy_addresses(values)] != []
 
 
 def test_s1_case_twins_in_one_list_are_duplicates():

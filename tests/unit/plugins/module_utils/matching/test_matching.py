@@ -1114,6 +1114,19 @@ def test_cloud_user_from_graph_with_roles_as_objects():
     assert CloudUser.from_dict({"id": "c2", "has_mailbox": True}).has_mailbox is True
 
 
+def test_kb2641663_mailbox_told_from_the_addresses_it_lists():
+    """A primary SMTP: value in proxyAddresses is a mailbox; mail alone is not; an explicit flag wins."""
+    listed = ["smtp:b@contoso.com", "SMTP:a@contoso.com"]
+    mailbox = CloudUser.from_dict({"id": "c1", "mail": "a@contoso.com", "proxyAddresses": listed})
+    mail_only = CloudUser.from_dict({"id": "c2", "mail": "a@contoso.com", "proxyAddresses": ["smtp:a@contoso.com"]})
+    stated = CloudUser.from_dict({"id": "c3", "has_mailbox": False, "proxyAddresses": ["SMTP:a@contoso.com"]})
+    assert (mailbox.has_mailbox, mail_only.has_mailbox, stated.has_mailbox) == (True, False, False)
+    # mail stands in as the primary when no value is marked, without making a mailbox
+    assert [str(proxy) for proxy in mail_only.smtp_addresses()] == ["smtp:a@contoso.com"]
+    assert mail_only.primary_smtp is None
+    assert CloudUser("c4", proxy_addresses=("SMTP:a@contoso.com",)).has_mailbox is None
+
+
 def test_cloud_object_kind_from_odata_type_or_argument():
     assert CloudObject.from_dict(group("sales@contoso.com")).kind == "group"
     assert CloudObject.from_dict({"id": "o1", "mail": "x@contoso.com"}, kind="contact").kind == "contact"

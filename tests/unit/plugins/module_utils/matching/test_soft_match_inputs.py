@@ -5,11 +5,17 @@ import pytest
 from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import AdUser
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching import predict
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_index import CloudIndex
-from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import OnPremUser, Tenant
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import (
+    CloudUser,
+    OnPremUser,
+    Tenant,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import (
+    as_values,
     domains_seen,
     merge_tenant,
     onprem_record,
+    with_admin_roles,
 )
 
 TENANT = {"initial_domain": "contoso.onmicrosoft.com", "verified_domains": ["contoso.com"]}
@@ -91,3 +97,24 @@ def test_the_derived_domains_make_a_tenant_the_predictor_takes():
     tenant = Tenant.from_dict(merge_tenant({}, domains_seen(users), None))
     assert tenant.initial_domain == "contoso.onmicrosoft.com"
     assert tenant.is_verified("contoso.com") and not tenant.is_verified("fabrikam.com")
+
+
+def test_admin_roles_are_added_to_copies_or_in_place_with_the_same_result():
+    def records():
+        return [{"id": "c1", "userPrincipalName": "Boss@contoso.com"},
+                {"id": "c2", "userPrincipalName": "b@contoso.com"}]
+    roles = {"c2": ["Global Administrator"]}
+    given = records()
+    copied = with_admin_roles(given, roles, ["boss@contoso.com"])
+    assert given == records()  # given data is left as it was
+    read = records()
+    in_place = with_admin_roles(read, roles, ["boss@contoso.com"], in_place=True)
+    assert in_place is read and in_place == copied
+    assert [user["admin_roles"] for user in copied] == [["(stated by admin_role_holders)"], ["Global Administrator"]]
+
+
+def test_records_become_values_in_their_own_list():
+    records = [{"id": "c1", "proxyAddresses": ["SMTP:a@contoso.com"]}, {"id": "c2"}]
+    expected = [CloudUser.from_dict(record) for record in records]
+    values = as_values(records, CloudUser.from_dict)
+    assert values is records and values == expected

@@ -76,7 +76,8 @@ import importlib, pathlib, sys
 root = pathlib.Path(sys.argv[1]) / "ansible_collections" / "hybrid" / "identity" / "plugins" / "modules"
 for module in sorted(path.stem for path in root.glob("*.py")):
     importlib.import_module(f"ansible_collections.hybrid.identity.plugins.modules.{module}")
-from ansible_collections.hybrid.identity.plugins.module_utils import _ad, _ad_bind, _graph
+from ansible_collections.hybrid.identity.plugins.module_utils.ad import _ad, _ad_bind
+from ansible_collections.hybrid.identity.plugins.module_utils.graph import _graph
 assert _ad.LDAP3_IMPORT_ERROR is None and _graph.GRAPH_IMPORT_ERROR is None
 assert _ad_bind.md4_available()
 import gssapi, winrm, pypsrp  # Kerberos binds; ansible.windows over WinRM and PSRP

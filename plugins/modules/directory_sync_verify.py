@@ -36,9 +36,9 @@ options:
     description:
       - The pairs to verify, usually the clean matches the prediction (M(hybrid.identity.soft_match_check)) gave.
       - Each needs O(expected[].source_anchor) or O(expected[].cloud_id), or both.
+      - Exactly one of O(expected) and O(expected_file) is required.
     type: list
     elements: dict
-    required: true
     suboptions:
       source_anchor:
         description:
@@ -69,6 +69,17 @@ options:
         description:
           - A name for the pair in results and messages. Defaults to the user principal name, else the anchor.
         type: str
+  expected_file:
+    description:
+      - A JSON file on the managed node holding the pairs to verify, as a list of mappings with the keys of
+        O(expected), bare or under the key C(expected). Each value is a string (C(proxy_addresses_include) a list of
+        strings) or null.
+      - For tens of thousands of pairs. The pairs do not pass through the controller's templating and module
+        arguments, which at 90,000 pairs cost more than the verification itself.
+      - The file must be UTF-8 JSON. A file that is missing, empty, cut short, or holds anything else fails the
+        task before Graph is asked, naming the entry and key that are wrong.
+      - Mutually exclusive with O(expected).
+    type: path
   timeout:
     description:
       - Seconds to keep polling. No poll starts after it has passed.
@@ -196,7 +207,10 @@ elapsed:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import (
+    ConfigurationError,
+    HybridIdentityError,
+)
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import find_cloud_users
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import (
     GRAPH_IMPORT_ERROR,
@@ -207,6 +221,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_optio
 from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils.sync._sync_verify import (
     ExpectedJoin,
+    expected_from_json,
     failure_message,
     verify_joins,
 )
@@ -215,7 +230,6 @@ ARGUMENT_SPEC = {
     "expected": {
         "type": "list",
         "elements": "dict",
-        "required": True,
         "options": {
             "source_anchor": {"type": "str"},
             "cloud_id": {"type": "str"},
@@ -225,10 +239,28 @@ ARGUMENT_SPEC = {
             "label": {"type": "str"},
         },
     },
+    "expected_file": {"type": "path"},
     "timeout": {"type": "int", "default": 600},
     "poll_interval": {"type": "int", "default": 15},
     "return_results": {"type": "str", "choices": ["all", "attention", "none"], "default": "all"},
 }
+
+
+def expected_from_file(path: str) -> list[ExpectedJoin]:
+    """The pairs of an expected_file; whatever is wrong with the file is said, not raised raw."""
+    try:
+        with open(path, "rb") as expected_file:
+            raw = expected_file.read()
+    except FileNotFoundError as err:
+        raise ConfigurationError(f"expected_file {path} does not exist",
+                                 hint="give the path of the JSON file of pairs on the managed node") from err
+    except IsADirectoryError as err:
+        raise ConfigurationError(f"expected_file {path} is a directory",
+                                 hint="give the path of the file itself") from err
+    except OSError as err:
+        raise ConfigurationError(f"could not read expected_file {path}: {err.strerror}",
+                                 hint="check that the user running the module may read it") from err
+    return expected_from_json(raw, f"expected_file {path}")
 
 
 def read_users(graph, request, warnings: list[str]) -> list[dict]:
@@ -246,7 +278,9 @@ def returned_checks(checks, which: str) -> list[dict]:
 
 
 def main():
-    module = guarded_module(argument_spec=GRAPH_AUTH_SPEC | ARGUMENT_SPEC, supports_check_mode=True)
+    module = guarded_module(argument_spec=GRAPH_AUTH_SPEC | ARGUMENT_SPEC, supports_check_mode=True,
+                            mutually_exclusive=[("expected", "expected_file")],
+                            required_one_of=[("expected", "expected_file")])
     if GRAPH_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("msal and requests"), exception=str(GRAPH_IMPORT_ERROR))
     timeout, poll_interval = module.params["timeout"], module.params["poll_interval"]
@@ -255,8 +289,11 @@ def main():
                          hint="set timeout: 600 and poll_interval: 15, for example")
 
     try:
-        expected = [ExpectedJoin.from_param(entry, position)
-                    for position, entry in enumerate(module.params["expected"])]
+        if module.params["expected_file"]:
+            expected = expected_from_file(module.params["expected_file"])
+        else:
+            expected = [ExpectedJoin.from_param(entry, position)
+                        for position, entry in enumerate(module.params["expected"])]
         warnings: list[str] = []
         with GraphClient(GraphSettings.from_params(module.params)) as graph:
             verification = verify_joins(lambda request: read_users(graph, request, warnings), expected,

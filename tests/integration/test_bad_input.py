@@ -293,7 +293,15 @@ DIRECTORY_SYNC_VERIFY = [
             r"expected\[0\]\.source_anchor"),
     spec("verify-unknown-sub-option", "directory_sync_verify", {"expected": [{"cloud_id": GUID, "upn": "x"}]},
          "Unsupported parameters.*upn"),
-    spec("verify-missing-expected", "directory_sync_verify", {}, "missing required arguments: expected"),
+    spec("verify-missing-expected", "directory_sync_verify", {},
+         "one of the following is required: expected, expected_file"),
+    spec("verify-expected-and-file", "directory_sync_verify",
+         {"expected": [{"cloud_id": GUID}], "expected_file": "/nonexistent/expected.json"},
+         "mutually exclusive: expected[|]expected_file"),
+    refused("verify-expected-file-missing", "directory_sync_verify", {"expected_file": "/nonexistent/expected.json"},
+            "expected_file /nonexistent/expected.json does not exist"),
+    refused("verify-expected-file-a-directory", "directory_sync_verify", {"expected_file": "/"},
+            "expected_file / is a directory"),
 ]
 
 CLOUD_SYNC_PROVISION = [

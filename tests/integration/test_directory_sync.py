@@ -372,6 +372,24 @@ def test_the_role_in_check_mode_sends_nothing_and_only_reports(lab):
             if e["method"] == "PATCH"] == []
 
 
+def test_the_role_verifies_the_pairs_of_an_expected_file(lab, tmp_path):
+    """directory_sync_expected_file: the role hands the file to the module, and the list is not used."""
+    lab.load(JOIN_SCENARIO)
+    pairs_file = tmp_path / "expected.json"
+    pairs_file.write_text(json.dumps(expected_pairs(lab)))
+    role_vars = graph_auth_vars() | {
+        "directory_sync_method": "cloud_sync",
+        "directory_sync_changed_dns": [lab.ad_anchor(sam).dn for sam in ("alice", "bob", "carol")],
+        "directory_sync_expected_file": str(pairs_file),
+    }
+
+    returncode, kept, output = run_role(lab, role_vars, check=True)
+
+    assert returncode == 0, output
+    assert kept["verification"]["polls"] == 1 and kept["verification"]["summary"] == {"pairs": 3, "ok": 0, "failed": 3}
+    assert [row["label"] for row in kept["verification"]["results"]] == ["alice", "bob", "carol"]
+
+
 def test_verification_names_the_pair_and_difference_when_the_lab_drops_a_join(lab):
     lab.load(JOIN_SCENARIO)
     expected = expected_pairs(lab)
@@ -623,3 +641,35 @@ def test_verify_returns_the_pairs_asked_for_and_counts_every_pair(lab, lab_vars)
         [row["label"] for row in returned["all"]["results"] if not row["ok"]]
     assert returned["none"]["results"] == []
     assert returned["attention"]["summary"] == returned["none"]["summary"] == summary
+
+
+def test_verify_reads_the_pairs_from_an_expected_file_as_from_the_option(lab, lab_vars, tmp_path):
+    """expected_file: the same pairs as a JSON file give the same results, in the same one bulk read per poll."""
+    lab.load(JOIN_SCENARIO)
+    expected = expected_pairs(lab)
+    emulator(lab).sync_run("full")   # some pairs join, some differ
+    pairs_file = tmp_path / "expected.json"
+    pairs_file.write_text(json.dumps({"expected": expected}))
+    given, from_option = task_result({"name": "Verify once", "hybrid.identity.directory_sync_verify": graph(
+        lab_vars, expected=expected, timeout=0, poll_interval=1)}, check=True)
+    baseline = last_seq(lab)
+    read, from_file = task_result({"name": "Verify once", "hybrid.identity.directory_sync_verify": graph(
+        lab_vars, expected_file=str(pairs_file), timeout=0, poll_interval=1)}, check=True)
+
+    assert not from_option.get("failed") and not from_file.get("failed"), given.stdout + read.stdout
+    assert from_file["results"] == from_option["results"] and from_file["summary"] == from_option["summary"]
+    assert from_file["summary"]["pairs"] == len(expected) and from_file["summary"]["failed"] > 0
+    assert len(requests_after(lab, baseline, "/$batch")) == 1
+
+
+def test_a_cut_short_expected_file_fails_before_graph_is_asked(lab, lab_vars, tmp_path):
+    lab.load(JOIN_SCENARIO)
+    pairs_file = tmp_path / "expected.json"
+    pairs_file.write_text(json.dumps(expected_pairs(lab))[:-20])
+    baseline = last_seq(lab)
+    status, result, output = run_module("directory_sync_verify", graph(lab_vars, expected_file=str(pairs_file)))
+
+    assert status == "FAILED", output
+    assert result["msg"].startswith(f"expected_file {pairs_file} is not valid JSON"), result["msg"]
+    assert "cut short" in result["hint"]
+    assert requests_after(lab, baseline, "/users") == requests_after(lab, baseline, "/$batch") == []

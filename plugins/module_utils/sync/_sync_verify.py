@@ -39,8 +39,8 @@ class ExpectedJoin:
     proxy_addresses_include: tuple[ProxyAddress, ...] = ()
 
     @classmethod
-    def from_param(cls, entry: Mapping, position: int) -> ExpectedJoin:
-        where = f"expected[{position}]"
+    def from_param(cls, entry: Mapping, position: int, where: str | None = None) -> ExpectedJoin:
+        where = where or f"expected[{position}]"
         anchor = _text(entry.get("source_anchor"))
         cloud_id = _text(entry.get("cloud_id"))
         if not anchor and not cloud_id:
@@ -126,6 +126,61 @@ class Verification:
     @property
     def failed(self) -> list[JoinCheck]:
         return [check for check in self.checks if not check.ok]
+
+
+EXPECTED_KEYS = ("source_anchor", "cloud_id", "user_principal_name", "primary_smtp", "proxy_addresses_include",
+                 "label")
+EXPECTED_SHAPE = ("a JSON list of mappings with source_anchor and/or cloud_id (and user_principal_name, primary_smtp, "
+                  "proxy_addresses_include, label), bare or under the key expected")
+
+
+def expected_from_json(raw: bytes, where: str) -> list[ExpectedJoin]:
+    """The pairs a JSON file holds, each entry checked as the expected option's suboptions; errors name the entry."""
+    try:
+        loaded = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as err:
+        raise ConfigurationError(f"{where} is not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start})",
+                                 hint=f"write it as UTF-8; it must hold {EXPECTED_SHAPE}") from err
+    except json.JSONDecodeError as err:
+        said = f"is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}" if raw.strip() else "is empty"
+        hint = f"the file may be cut short or hand-edited; it must hold {EXPECTED_SHAPE}"
+        raise ConfigurationError(f"{where} {said}", hint=hint) from err
+    if isinstance(loaded, dict):
+        if list(loaded) != ["expected"]:
+            raise ConfigurationError(f"{where} holds the key(s) {', '.join(sorted(map(str, loaded))) or 'none'}, "
+                                     "not expected", hint=f"it must hold {EXPECTED_SHAPE}")
+        loaded = loaded["expected"]
+    if not isinstance(loaded, list):
+        raise ConfigurationError(f"{where} holds {_json_kind(loaded)}, not a list of pairs",
+                                 hint=f"it must hold {EXPECTED_SHAPE}")
+    return [ExpectedJoin.from_param(_checked_entry(entry, f"{where}, entry {position}"), position,
+                                    f"{where}, entry {position}")
+            for position, entry in enumerate(loaded)]
+
+
+def _checked_entry(entry, where: str) -> dict:
+    """An entry with the types the expected option's suboptions give, so that it reads as a module option does."""
+    if not isinstance(entry, dict):
+        raise ConfigurationError(f"{where} is {_json_kind(entry)}, not a mapping",
+                                 hint=f"it must hold {EXPECTED_SHAPE}")
+    unknown = sorted(str(key) for key in entry if key not in EXPECTED_KEYS)
+    if unknown:
+        raise ConfigurationError(f"{where} has the unknown key(s) {', '.join(unknown)}",
+                                 hint=f"the keys are {', '.join(EXPECTED_KEYS)}")
+    for key, value in entry.items():
+        if key == "proxy_addresses_include":
+            if value is not None and not (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+                raise ConfigurationError(f"{where}.{key} is {_json_kind(value)}, not a list of strings",
+                                         hint='write it as ["smtp:alias@contoso.com", ...]')
+        elif value is not None and not isinstance(value, str):
+            raise ConfigurationError(f"{where}.{key} is {_json_kind(value)}, not a string", hint="quote the value")
+    return entry
+
+
+def _json_kind(value) -> str:
+    if value is None:
+        return "null"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(type(value), "a number")
 
 
 def _text(value) -> str | None:

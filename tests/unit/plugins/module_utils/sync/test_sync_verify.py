@@ -1,5 +1,7 @@
 """Verifying the joins a sync should make, with plain data (rule book §2, §3, §4, §7)."""
 
+import json
+
 import pytest
 
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
@@ -9,6 +11,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils.sync._sync_verify 
     Verification,
     check_join,
     differences,
+    expected_from_json,
     failure_message,
     lookup_for,
     verify_joins,
@@ -227,3 +230,55 @@ def test_nothing_expected_reads_nothing():
     tenant = FakeTenant([[]])
     assert verify_joins(tenant.read, [], timeout=60, poll_interval=5).polls == 0
     assert tenant.requests == []
+
+
+# --- expected_file: the pairs as a JSON file ---------------------------------------------------
+
+
+def test_a_json_file_of_pairs_reads_as_the_expected_option_does():
+    entry = {"label": "alice", "source_anchor": ANCHOR, "cloud_id": CLOUD_ID,
+             "user_principal_name": "alice@contoso.com", "primary_smtp": "alice.smith@contoso.com",
+             "proxy_addresses_include": ["alice@contoso.com"]}
+
+    bare = expected_from_json(json.dumps([entry]).encode(), "expected_file f.json")
+    keyed = expected_from_json(("\ufeff" + json.dumps({"expected": [entry, {"cloud_id": CLOUD_ID}]})).encode(),
+                               "expected_file f.json")
+
+    assert bare == [ALICE]
+    assert keyed == [ALICE, ExpectedJoin.from_param({"cloud_id": CLOUD_ID}, 1)]
+
+
+def test_an_empty_list_of_pairs_is_no_pairs():
+    assert expected_from_json(b"[]", "expected_file f.json") == []
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (b"", "expected_file f.json is empty"),
+    (b"  \n", "expected_file f.json is empty"),
+    (b'[{"cloud_id": "4c3a1f5e-8d2b-4f6a-9c1e-2b7d5e8f0a13"', "is not valid JSON: Expecting"),
+    (b"\xff\xfe[]", "is not UTF-8 text (byte 0xff at offset 0)"),
+    (b'{"pairs": []}', "holds the key(s) pairs, not expected"),
+    (b'{"expected": [], "more": 1}', "holds the key(s) expected, more, not expected"),
+    (b'"alice"', "holds a string, not a list of pairs"),
+    (b"null", "holds null, not a list of pairs"),
+    (b'[["alice"]]', "entry 0 is a list, not a mapping"),
+    (b'[{"cloud_id": "4c3a1f5e-8d2b-4f6a-9c1e-2b7d5e8f0a13", "anchor": "x"}]', "entry 0 has the unknown key(s) anchor"),
+    (b'[{"source_anchor": 12}]', "entry 0.source_anchor is a number, not a string"),
+    (b'[{"source_anchor": true}]', "entry 0.source_anchor is a boolean, not a string"),
+    (b'[{"cloud_id": "4c3a1f5e-8d2b-4f6a-9c1e-2b7d5e8f0a13", "proxy_addresses_include": "a@contoso.com"}]',
+     "entry 0.proxy_addresses_include is a string, not a list of strings"),
+    (b'[{"cloud_id": "4c3a1f5e-8d2b-4f6a-9c1e-2b7d5e8f0a13", "proxy_addresses_include": [1]}]',
+     "not a list of strings"),
+    (b'[{"label": "nobody"}]', "entry 0 names neither source_anchor nor cloud_id"),
+    (b'[{"cloud_id": "4c3a1f5e-8d2b-4f6a-9c1e-2b7d5e8f0a13"}, {"cloud_id": "not-a-guid"}]',
+     "entry 1.cloud_id 'not-a-guid' is not a GUID"),
+    (b'[{"cloud_id": "4c3a1f5e-8d2b-4f6a-9c1e-2b7d5e8f0a13", "primary_smtp": "X500:/o=Contoso"}]',
+     "entry 0.primary_smtp"),
+])
+def test_a_bad_expected_file_is_refused_naming_what_is_wrong(content, said):
+    with pytest.raises(ConfigurationError) as refused:
+        expected_from_json(content, "expected_file f.json")
+
+    assert said in str(refused.value)
+    assert str(refused.value).startswith("expected_file f.json")
+    assert refused.value.hint

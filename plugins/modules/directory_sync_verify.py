@@ -207,10 +207,8 @@ elapsed:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import (
-    ConfigurationError,
-    HybridIdentityError,
-)
+from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
+from ansible_collections.hybrid.identity.plugins.module_utils.common._option_files import read_option_file
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import find_cloud_users
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph import (
     GRAPH_IMPORT_ERROR,
@@ -246,23 +244,6 @@ ARGUMENT_SPEC = {
 }
 
 
-def expected_from_file(path: str) -> list[ExpectedJoin]:
-    """The pairs of an expected_file; whatever is wrong with the file is said, not raised raw."""
-    try:
-        with open(path, "rb") as expected_file:
-            raw = expected_file.read()
-    except FileNotFoundError as err:
-        raise ConfigurationError(f"expected_file {path} does not exist",
-                                 hint="give the path of the JSON file of pairs on the managed node") from err
-    except IsADirectoryError as err:
-        raise ConfigurationError(f"expected_file {path} is a directory",
-                                 hint="give the path of the file itself") from err
-    except OSError as err:
-        raise ConfigurationError(f"could not read expected_file {path}: {err.strerror}",
-                                 hint="check that the user running the module may read it") from err
-    return expected_from_json(raw, f"expected_file {path}")
-
-
 def read_users(graph, request, warnings: list[str]) -> list[dict]:
     """One poll's users: filters, or past a few thousand pairs one listing of the tenant (checked against its count)."""
     found = find_cloud_users(graph, request)
@@ -290,7 +271,9 @@ def main():
 
     try:
         if module.params["expected_file"]:
-            expected = expected_from_file(module.params["expected_file"])
+            path = module.params["expected_file"]
+            raw = read_option_file(path, "expected_file", "give the path of the JSON file of pairs on the managed node")
+            expected = expected_from_json(raw, f"expected_file {path}")
         else:
             expected = [ExpectedJoin.from_param(entry, position)
                         for position, entry in enumerate(module.params["expected"])]

@@ -20,6 +20,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import (
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import guid_bytes
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
+from ansible_collections.hybrid.identity.plugins.module_utils.common._option_files import read_option_file
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import OnPremUser
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._pairing import (
     CloudEntry,
@@ -113,18 +114,7 @@ def read_pairs_file(path: str) -> list[PairRow]:
 
 
 def _pairs_text(path: str) -> str:
-    try:
-        with open(path, "rb") as pairs_file:
-            raw = pairs_file.read()
-    except FileNotFoundError as err:
-        raise ConfigurationError(f"pairs_file {path} does not exist",
-                                 hint="give the path of the pairs file on the controller") from err
-    except IsADirectoryError as err:
-        raise ConfigurationError(f"pairs_file {path} is a directory",
-                                 hint="give the path of the pairs file itself") from err
-    except OSError as err:
-        raise ConfigurationError(f"could not read pairs_file {path}: {err.strerror}",
-                                 hint="check that the user running Ansible may read it") from err
+    raw = read_option_file(path, "pairs_file", "give the path of the pairs file on the controller")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:

@@ -384,9 +384,9 @@ def predicted(params, warnings):
     """(results, counts of what was read, scope, tenant).
 
     The reads overlap: Graph's pages are fetched and decoded in a thread while the domain
-    controller pages the scope, and the on-prem users are read in a thread of their own and
-    decided as they arrive, so the run costs about the longer read, not the reads plus the
-    prediction. The AD bind comes first, so bad AD credentials fail before Graph is asked for
+    controller pages the scope, and the on-prem users are read and decoded in a child process
+    (``OnPremReader``) and decided as they arrive, so the run costs about the longer read, not
+    the reads plus the prediction. The AD bind comes first, so bad AD credentials fail before Graph is asked for
     anything; when both reads fail, the AD error is the one reported.
     """
     anchor = params["source_anchor"]
@@ -397,11 +397,12 @@ def predicted(params, warnings):
     if not (params["ad_server"] or params["ad_domain"]):
         raise HybridIdentityError("no on-prem users to check",
                                   hint="give ad_server or ad_domain (and credentials) or onprem_users")
-    with AdSession(AdSettings.from_params(params)) as ad, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph") as pool:
-        cloud_read = pool.submit(cloud_values, params, warnings)
+    with AdSession(AdSettings.from_params(params)) as ad:
         scope = params["search_base"] or ad.base_dn
-        with OnPremReader(ad, scope, params["ldap_filter"]) as onprem_users:
+        # the reader forks its child before the Graph thread starts
+        with OnPremReader(ad, scope, params["ldap_filter"]) as onprem_users, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph") as pool:
+            cloud_read = pool.submit(cloud_values, params, warnings)
             cloud_users, cloud_objects, tenant, counts = onprem_users.wait_for(cloud_read)
             del cloud_read  # its result: the index holds what the prediction needs of the cloud values
             index = CloudIndex.build(cloud_users, cloud_objects)

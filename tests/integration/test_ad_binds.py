@@ -81,6 +81,20 @@ def test_kerberos_bind_reads_and_writes_with_the_ticket_alone(lab, lab_vars, ker
     assert status == "SUCCESS" and result["changed"] is False, output
 
 
+def test_kerberos_bind_serves_the_bulk_read_which_binds_again_in_its_own_process(lab, lab_vars, kerberos):
+    lab.load(SCENARIO)
+    graph = {key: lab_vars[key] for key in ("tenant_id", "client_id", "client_secret", "authority_host",
+                                            "graph_endpoint", "graph_ca_cert")}
+    args = connection(lab_vars, ad_auth="kerberos", search_base=f"OU=Binds,{lab_vars['lab_scenario_ou']}") | graph
+
+    status, result, output = run_module("soft_match_check", args | {"return_results": "all"})
+
+    assert status == "SUCCESS", output
+    assert result["counts"]["onprem_users"] == 1
+    [row] = result["results"]
+    assert row["onprem"]["sam_account_name"] == "krbuser"
+
+
 def test_kerberos_without_a_ticket_fails_before_binding_and_says_kinit(lab_vars, kerberos, monkeypatch):
     monkeypatch.setenv("KRB5CCNAME", f"FILE:{kerberos}.absent")
 

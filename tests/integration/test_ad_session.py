@@ -131,10 +131,11 @@ def test_scan_filter_narrows_and_a_bad_filter_says_so(many_users, lab_vars):
     assert sorted(user.sam_account_name for user in narrowed) == [f"scan{n:03d}" for n in range(10)]
 
 
-def test_the_reader_thread_hands_over_the_scope_as_the_predictor_reads_it(many_users, lab_vars):
+@pytest.mark.parametrize("in_child", [True, False], ids=["child process", "thread"])
+def test_the_reader_hands_over_the_scope_as_the_predictor_reads_it(many_users, lab_vars, in_child):
     base = f"OU=Scan,{lab_vars['lab_scenario_ou']}"
     with AdSession(settings_from(lab_vars)) as ad:
-        with OnPremReader(ad, base, "(mail=scan0*)") as reader:
+        with OnPremReader(ad, base, "(mail=scan0*)", in_child=in_child) as reader:
             handed = list(reader)
         read_in_this_thread = [OnPremUser.from_dict(record) for record in read_onprem_users(ad, base, "(mail=scan0*)")]
     assert handed == read_in_this_thread
@@ -142,21 +143,23 @@ def test_the_reader_thread_hands_over_the_scope_as_the_predictor_reads_it(many_u
     assert all(isinstance(user, OnPremUser) for user in handed)
 
 
-def test_the_reader_thread_raises_the_scan_error_where_the_users_are_read(many_users, lab_vars):
+@pytest.mark.parametrize("in_child", [True, False], ids=["child process", "thread"])
+def test_the_reader_raises_the_scan_error_where_the_users_are_read(many_users, lab_vars, in_child):
     base = f"OU=Scan,{lab_vars['lab_scenario_ou']}"
     graph_failed = Future()
     graph_failed.set_exception(RuntimeError("graph down"))
     done = Future()
     done.set_result("cloud")
     with AdSession(settings_from(lab_vars)) as ad:
-        with OnPremReader(ad, base, "(mail=scan00*") as reader:
+        with OnPremReader(ad, base, "(mail=scan00*", in_child=in_child) as reader:
             # both reads fail: the AD error is reported, as when AD was read first
             with pytest.raises(ConfigurationError, match="not a valid LDAP filter"):
                 reader.wait_for(graph_failed)
             assert reader.wait_for(done) == "cloud"
             with pytest.raises(ConfigurationError, match="not a valid LDAP filter"):
                 list(reader)
-        with OnPremReader(ad, base, None) as reader, pytest.raises(RuntimeError, match="graph down"):
+        with OnPremReader(ad, base, None, in_child=in_child) as reader, \
+                pytest.raises(RuntimeError, match="graph down"):
             reader.wait_for(graph_failed)
         # the session is free again once the reader is closed
         assert ad.find_user("scan005").sam_account_name == "scan005"

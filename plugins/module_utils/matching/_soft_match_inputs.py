@@ -11,11 +11,15 @@ users themselves can't be guessed, so their errors stand.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
 
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import AdSession
+from ansible_collections.hybrid.identity.plugins.module_utils.common._child_batches import ChildBatches, can_fork
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import list_users, read_admin_roles
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_errors import MissingPermission
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import OnPremUser
@@ -53,35 +57,39 @@ _END = object()
 
 
 class OnPremReader:
-    """The scope read by a thread of its own and handed over as it arrives, each user as the predictor's value.
+    """The scope read beside the caller and handed over as it arrives, each user as the predictor's value.
 
-    A domain controller spends most of a paged search computing each page. Read in the caller's thread,
-    every page waits for the caller to finish with the one before; read here, the next page is on the wire
-    while the caller builds the cloud index and decides the users already received. Iterate once; `count`
-    is the number of users handed over. The AD session must not be used by anyone else until `close`.
+    A domain controller spends most of a paged search computing each page, and ldap3 the rest decoding it
+    in Python. Read in the caller's thread, every page waits for the caller to finish with the one before.
+    Here the next page is on the wire while the caller builds the cloud index and decides the users already
+    received: in a forked child process with an AD session of its own (``in_child``, the default where the
+    platform forks), so that the decoding runs on another core, or else in a thread of this process. Make
+    the reader before starting other threads (the child is forked from the caller's thread). Iterate once;
+    `count` is the number of users handed over. In a thread, the AD session must not be used by anyone else
+    until `close`.
     """
 
-    def __init__(self, ad, search_base: str | None, ldap_filter: str | None) -> None:
+    def __init__(self, ad, search_base: str | None, ldap_filter: str | None, in_child: bool | None = None) -> None:
         self.count = 0
         self._handed: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._read, args=(ad, search_base, ldap_filter), name="ldap",
-                                        daemon=True)
+        if in_child if in_child is not None else can_fork():
+            # the child binds again, to the domain controller this session found
+            batches = ChildBatches(partial(_scope_batches_of_new_session, ad.settings, search_base, ldap_filter),
+                                   f"the read of {search_base or 'the domain'}")
+        else:
+            batches = _scope_batches(ad, search_base, ldap_filter)
+        self._thread = threading.Thread(target=self._read, args=(batches,), name="ldap", daemon=True)
         self._thread.start()
 
-    def _read(self, ad, search_base, ldap_filter) -> None:
+    def _read(self, batches) -> None:
         try:
-            users = []
-            for user in ad.scan(ONPREM_ATTRIBUTES, search_base=search_base, ldap_filter=ldap_filter):
-                # converted here: the ldap3 entry and the record are dropped at once, only the value stays
-                users.append(OnPremUser.from_dict(onprem_record(user)))
-                if len(users) >= HANDOVER:
+            with contextlib.closing(batches):
+                for users in batches:
                     self._handed.put(users)
-                    users = []
                     if self._stop.is_set():
                         return
-            self._handed.put(users)
         except BaseException as err:  # pylint: disable=broad-exception-caught
             # handed to the caller's thread, which raises it where the users are read
             self._failure = err
@@ -123,6 +131,23 @@ class OnPremReader:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _scope_batches(ad, search_base, ldap_filter) -> Iterator[list[OnPremUser]]:
+    """The scope as lists of about HANDOVER users, each converted as it is read (the ldap3 entry is dropped at once)."""
+    users = []
+    for user in ad.scan(ONPREM_ATTRIBUTES, search_base=search_base, ldap_filter=ldap_filter):
+        users.append(OnPremUser.from_dict(onprem_record(user)))
+        if len(users) >= HANDOVER:
+            yield users
+            users = []
+    yield users
+
+
+def _scope_batches_of_new_session(settings, search_base, ldap_filter) -> Iterator[list[OnPremUser]]:
+    """`_scope_batches` over a session of its own (the child's)."""
+    with AdSession(settings) as ad:
+        yield from _scope_batches(ad, search_base, ldap_filter)
 
 
 def onprem_record(user) -> dict:

@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import USER_SELECT, list_users
-from tests.integration._ansible import run_module
+from tests.integration._ansible import run_module, run_playbook
 from tests.integration._graph_lab import USERS, GraphLab, bulk_users
 
 TENANT_SIZE = 6001           # above the 5,000 users where partitions start; bulk00000..bulk05996 and USERS
@@ -97,3 +97,29 @@ def test_count_check_skip_reads_in_one_listing(tenant: GraphLab):
 
     assert len(users) == TENANT_SIZE
     assert not any("startsWith" in query or "count" in query for query in user_listings(tenant))
+
+
+def test_the_audit_role_passes_parallel_listings_to_the_read(tenant: GraphLab, lab_vars, tmp_path):
+    graph_auth = {key: tenant.connection[key] for key in ("tenant_id", "client_id", "client_secret",
+                                                          "authority_host", "graph_endpoint", "graph_ca_cert")}
+    role_vars = {
+        "soft_match_audit_ad_connection": {key: lab_vars[key] for key in ("ad_server", "ad_username", "ad_password",
+                                                                          "ad_ca_cert")},
+        "soft_match_audit_graph_auth": graph_auth,
+        # a container every AD domain has: the scope is not what this test is about
+        "soft_match_audit_search_base": f"CN=Users,{lab_vars['ad_base_dn']}",
+        "soft_match_audit_report_dir": str(tmp_path / "reports"),
+        "soft_match_audit_fail_on": [],
+    }
+
+    def audit(**overrides):
+        play = {"hosts": "localhost", "gather_facts": False, "vars": role_vars | overrides,
+                "roles": ["hybrid.identity.soft_match_audit"]}
+        completed = run_playbook([play])
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        listings = user_listings(tenant)
+        tenant.emulator.clear_requests()
+        return listings
+
+    assert not any("startsWith" in query for query in audit(soft_match_audit_parallel_listings=1))
+    assert any("startsWith" in query for query in audit())  # the default, 4, as the module's

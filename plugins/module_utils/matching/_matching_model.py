@@ -93,6 +93,7 @@ def local_part_of(address: str) -> str:
     return address.rpartition("@")[0] if "@" in address else address
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every address of every user, of a tenant's few domains
 def is_reserved_domain(domain: str) -> bool:
     """Rule book §2, §9.6: `*.onmicrosoft.com` and `*.microsoftonline.com` are Microsoft's, not the customer's."""
     key = name_key(domain)

@@ -42,7 +42,8 @@ ALIGNED_ATTRIBUTES = ("userPrincipalName", "mail", "proxyAddresses", "mS-DS-Cons
 
 @dataclass
 class Peak:
-    """The largest resident sets seen while a process tree ran."""
+    """The largest resident sets seen while a process tree ran (sums of RSS: pages a forked child still shares
+    with its parent count twice, so the figures never understate)."""
 
     module_mib: float = 0.0
     tree_mib: float = 0.0
@@ -74,16 +75,24 @@ def _rss_mib(pid: int) -> tuple[float, str]:
     return rss / 1024, command
 
 
+def is_module_process(command: str, module_marker: str) -> bool:
+    """Whether a process of the tree is the module: its Python process, or a child it forked (which has the
+    same command line), not the shells that start it."""
+    return module_marker in command and not command.startswith(("/bin/sh ", "sh "))
+
+
 def sample(root: int, module_marker: str, peak: Peak, done: threading.Event) -> None:
+    """Sample the tree until ``done``; the module's figure adds up its processes (a forked reader counts)."""
     while not done.wait(SAMPLE_SECONDS):
-        tree, pending, total = _children(), [root], 0.0
+        tree, pending, total, module = _children(), [root], 0.0, 0.0
         while pending:
             pid = pending.pop()
             rss, command = _rss_mib(pid)
             total += rss
-            if module_marker in command:
-                peak.module_mib = max(peak.module_mib, rss)
+            if is_module_process(command, module_marker):
+                module += rss
             pending += tree.get(pid, [])
+        peak.module_mib = max(peak.module_mib, module)
         peak.tree_mib = max(peak.tree_mib, total)
         peak.samples += 1
 

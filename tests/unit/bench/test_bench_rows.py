@@ -9,7 +9,7 @@ import base64
 
 import pytest
 
-from tests.bench._measure import Rounds, differences, scope_from_ldif, verdict
+from tests.bench._measure import Rounds, differences, is_module_process, scope_from_ldif, verdict
 from tests.bench._smtp_align import AlignmentMismatch, _check
 from tests.bench._tenant import OU, alignment_ldif, expected_joins, sam_of, tenant_of
 
@@ -100,3 +100,12 @@ def test_a_target_is_kept_or_missed_by_the_ratio_and_the_memory_given():
     assert verdict({100: (1.5, None, None)}, rounds) == "ok (<= 1.5x)"
     assert verdict({100: (1.4, None, None)}, rounds).startswith("MISSED")
     assert verdict({100: (1.5, 80, 300)}, rounds) == "MISSED (<= 1.5x, module <= 80 MiB, tree <= 300 MiB)"
+
+
+def test_the_module_figure_counts_its_python_processes_and_not_the_shells_that_start_them():
+    marker = "AnsiballZ_soft_match_check"
+    python = "/venv/bin/python /root/.ansible/tmp/ansible-tmp-1/AnsiballZ_soft_match_check.py"
+    assert is_module_process(python, marker)  # the module, and the reader it forks, whose command is the same
+    assert not is_module_process(f"/bin/sh -c {python}", marker)
+    assert not is_module_process(f"/bin/sh -c '/bin/sh -c {python}'", marker)
+    assert not is_module_process("/venv/bin/python /venv/bin/ansible-playbook play.yml", marker)

@@ -154,6 +154,20 @@ options:
         read role assignments (C(RoleManagement.Read.Directory)).
     type: list
     elements: str
+  return_results:
+    description:
+      - Which pairs RV(pairs) and the re-check in RV(recheck) list, and whether RV(unpaired) lists the unpaired
+        on-prem users. RV(counts) and the re-check's C(clean) always cover every pair.
+      - V(attention) lists the pairs a person should read, those V(aligned) (written, or to be written in check
+        mode), V(blocked) or V(failed), or with a visible change or a reason; the re-checks of those pairs and
+        every re-check that is not clean; and every unpaired on-prem user. Unchanged and already joined pairs with
+        nothing to report are left out.
+      - V(all) lists every pair, as the onboarding's before and after table needs. At tens of thousands of pairs
+        that is a result of tens of megabytes for the controller to hold.
+      - V(none) lists no pair and no unpaired user.
+    type: str
+    choices: [attention, all, none]
+    default: attention
 notes:
   - Graph is only read. Application permissions used are C(User.Read.All) (needed), and C(Domain.Read.All),
     C(OnPremDirectorySynchronization.Read.All), C(RoleManagement.Read.Directory), C(Group.Read.All),
@@ -354,11 +368,13 @@ from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import (
 from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad_options import AD_CONNECTION_SPEC
 from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignment import (
     ALIGNED,
+    RETURN_RESULTS,
     STATUSES,
     UNCHANGED,
     AlignmentOptions,
     plan_alignment,
     recheck_written,
+    returned_results,
     scope_check,
     with_write_outcomes,
 )
@@ -414,6 +430,7 @@ ARGUMENT_SPEC = {
     "verified_domains": {"type": "list", "elements": "str"},
     "initial_domain": {"type": "str"},
     "admin_role_holders": {"type": "list", "elements": "str"},
+    "return_results": {"type": "str", "default": "attention", "choices": list(RETURN_RESULTS)},
 }
 
 
@@ -519,11 +536,14 @@ def main():
 
     changes = [plan for plan in written if plan.changed]
     statuses = [a.status for a in alignments]
+    recheck_clean = unread is None and all(item["clean"] for item in checked)
+    pairs, checked, unpaired = returned_results([a.as_dict() for a in alignments], checked,
+                                                [onprem_view(user) for user in pairing.unpaired_onprem],
+                                                params["return_results"])
     outcome = {
         "changed": bool(changes) or bool(report and report.uncertain),
-        "pairs": [a.as_dict() for a in alignments],
-        "unpaired": {"onprem": [onprem_view(user) for user in pairing.unpaired_onprem],
-                     "cloud_count": len(pairing.unpaired_cloud)},
+        "pairs": pairs,
+        "unpaired": {"onprem": unpaired, "cloud_count": len(pairing.unpaired_cloud)},
         "ambiguous": [item.as_dict() for item in pairing.ambiguous],
         "unresolved": [item.as_dict() for item in pairing.unresolved],
         "changes": [plan.result for plan in changes],
@@ -532,12 +552,14 @@ def main():
                     "run_id": None if module.check_mode else run_id,
                     "records": len(changes) + bool(report and report.uncertain),
                     "appended": report.appended if report else 0},
-        "recheck": {"clean": unread is None and all(item["clean"] for item in checked), "pairs": checked}
+        "recheck": {"clean": recheck_clean, "pairs": checked}
         | ({"error": str(unread)} if unread is not None else {}),
         "counts": {"onprem_users": len(scope), "cloud_users": len(cloud.records), "pairs": len(pairing.pairs)}
         | {status: statuses.count(status) for status in STATUSES},
-        "diff": [plan.diff for plan in changes],
     }
+    if module._diff:
+        # shown only in diff mode: otherwise a copy of every change the controller would carry for nothing
+        outcome["diff"] = [plan.diff for plan in changes]
     if module.check_mode:
         outcome["planned_onprem_users"] = [dataclasses.asdict(after.get(user.object_guid, user)) for user in scope]
     for warning in cloud.warnings + (report.warnings if report else []):

@@ -147,11 +147,17 @@ def test_alignment_makes_every_pairable_user_clean_and_keeps_other_values(demo, 
     assert not result.get("failed"), completed.stdout
     assert result["changed"] is True
     statuses = {pair["onprem"]["sam_account_name"]: pair["status"] for pair in result["pairs"]}
+    # return_results=attention (the default): nestor, unchanged with nothing to report, is only counted
     assert statuses == {"adele": "aligned", "alex": "aligned", "diego": "aligned", "grady": "aligned",
-                        "megan": "aligned", "nestor": "unchanged", "patti": "blocked"}
+                        "megan": "aligned", "patti": "blocked"}
+    assert result["counts"] | {"cloud_users": None} == {"onprem_users": 8, "cloud_users": None, "pairs": 7,
+                                                         "aligned": 5, "unchanged": 1, "already_synced": 0,
+                                                         "blocked": 1, "failed": 0}
     assert [row["sam_account_name"] for row in result["unpaired"]["onprem"]] == ["lynne"]
     assert result["recheck"]["clean"] is True
-    assert sorted(row["onprem"]["sam_account_name"] for row in result["recheck"]["pairs"]) == sorted(PAIRABLE)
+    assert sorted(row["onprem"]["sam_account_name"] for row in result["recheck"]["pairs"]) == sorted(
+        set(PAIRABLE) - {"nestor"})
+    assert "diff" not in result  # returned in diff mode only
     assert all(row["outcome"] == "soft_match_smtp" and row["clean"] for row in result["recheck"]["pairs"])
     patti = next(pair for pair in result["pairs"] if pair["onprem"]["sam_account_name"] == "patti")
     assert "Global Administrator" in " ".join(patti["reasons"])
@@ -172,6 +178,20 @@ def test_alignment_makes_every_pairable_user_clean_and_keeps_other_values(demo, 
     after = by_name(snapshot(lab_vars, lab_vars["lab_scenario_ou"]))
     for sam in ("patti", "lynne", "nestor"):
         assert after[sam] == by_name(demo)[sam], sam  # not written at all: uSNChanged is the same
+
+
+def test_return_results_all_lists_the_quiet_pairs_too_and_none_lists_nobody(demo, lab, tmp_path):
+    _completed, everything = align(lab, tmp_path, check=True, return_results="all")
+    _completed, nobody = align(lab, tmp_path, check=True, return_results="none")
+
+    statuses = {pair["onprem"]["sam_account_name"]: pair["status"] for pair in everything["pairs"]}
+    assert statuses["nestor"] == "unchanged" and len(statuses) == 7
+    assert "nestor" in {row["onprem"]["sam_account_name"] for row in everything["recheck"]["pairs"]}
+    assert nobody["pairs"] == nobody["recheck"]["pairs"] == nobody["unpaired"]["onprem"] == []
+    # the counts and the verdict still cover the whole run
+    assert nobody["counts"] == everything["counts"]
+    assert nobody["recheck"]["clean"] is everything["recheck"]["clean"] is True
+    assert len(nobody["changes"]) == len(everything["changes"]) == 5
 
 
 def test_the_journal_holds_every_change_before_and_after(demo, lab, lab_vars, tmp_path):

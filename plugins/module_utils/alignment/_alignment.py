@@ -382,3 +382,32 @@ def _checked(pair: Pair, result: Result, options: AlignmentOptions) -> dict:
         "findings": [finding.code for finding in result.findings],
         "reasons": reasons + [finding.message for finding in visible],
     }
+
+
+# --- what the module returns ---------------------------------------------------------------
+
+RETURN_RESULTS = ("attention", "all", "none")
+
+
+def pair_needs_attention(pair: Mapping) -> bool:
+    """Whether a person should read this pair: written (or to be), refused or failed, or with a visible change.
+
+    An unchanged or already joined pair with nothing to say is the bulk of a large scope and is left out."""
+    return pair["status"] in (ALIGNED, BLOCKED, FAILED) or bool(pair.get("visible_changes")) \
+        or bool(pair.get("reasons"))
+
+
+def returned_results(pairs: list[dict], rechecked: list[dict], unpaired: list[dict], which: str
+                     ) -> tuple[list[dict], list[dict], list[dict]]:
+    """(pairs, re-checked pairs, unpaired on-prem users) as ``return_results`` asks; the counts cover them all.
+
+    For attention: the pairs `pair_needs_attention` keeps; the re-checks of those pairs and every re-check that is
+    not clean; every unpaired user (each becomes a new cloud user or is left out of the sync)."""
+    if which == "all":
+        return pairs, rechecked, unpaired
+    if which == "none":
+        return [], [], []
+    kept = [pair for pair in pairs if pair_needs_attention(pair)]
+    guids = {pair["onprem"].get("object_guid") for pair in kept}
+    return kept, [item for item in rechecked if not item["clean"] or item["onprem"].get("object_guid") in guids], \
+        unpaired

@@ -379,10 +379,10 @@ from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignme
     with_write_outcomes,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignment_io import (
+    ScopeRead,
     onprem_user,
     read_cloud_side,
     read_pairs_file,
-    read_scope,
     read_users_again,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.alignment._journal import new_run_id
@@ -498,11 +498,13 @@ def main():
         params["features"] = requested_features(params["features"])
         rows = explicit_rows(params)
         options = AlignmentOptions(params["primary"], params["fix_immutable_id_mismatch"], params["source_anchor"])
-        with GraphClient(GraphSettings.from_params(params)) as client:
-            cloud = read_cloud_side(client, params)
-        index = CloudIndex.build(cloud.records, cloud.objects)
         with AdSession(AdSettings.from_params(params)) as ad:
-            ad_users = read_scope(ad, params["search_base"], params["ldap_filter"])
+            # the scope is read (in a child process, forked before any thread starts) while Graph is listed
+            with ScopeRead(ad, params["search_base"], params["ldap_filter"]) as scope_read:
+                with GraphClient(GraphSettings.from_params(params)) as client:
+                    cloud = read_cloud_side(client, params)
+                ad_users = scope_read.result()
+            index = CloudIndex.build(cloud.records, cloud.objects)
             scope = [onprem_user(user) for user in ad_users]
             pairing = pair_users(scope, cloud.entries, rows, pairing_rules(params, rows), params["domain_map"],
                                  params["source_anchor"])

@@ -12,7 +12,7 @@ import re
 import socket
 import ssl
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
@@ -603,6 +603,25 @@ class AttributeChange:
     attribute: str
     delete: tuple = ()
     add: tuple = ()
+
+
+def batched_scan(ad: AdSession, attributes: Iterable[str], search_base: str | None, ldap_filter: str | None,
+                 convert: Callable[[AdUser], object] | None = None, size: int = 500) -> Iterator[list]:
+    """`AdSession.scan` in lists of about ``size`` users, each converted as it is read (the ldap3 entry is then
+    dropped); the last list may be short or empty."""
+    batch = []
+    for user in ad.scan(attributes, search_base=search_base, ldap_filter=ldap_filter):
+        batch.append(user if convert is None else convert(user))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    yield batch
+
+
+def batched_scan_of_new_session(settings: AdSettings, *args, **kwargs) -> Iterator[list]:
+    """`batched_scan` over a session of its own: what a forked reader runs (the parent's session stays its own)."""
+    with AdSession(settings) as ad:
+        yield from batched_scan(ad, *args, **kwargs)
 
 
 def _with_required(attributes: Iterable[str]) -> tuple[str, ...]:

@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import (
     USER_ATTRIBUTES,
     AdSession,
     AdUser,
+    batched_scan_of_new_session,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import guid_bytes
+from ansible_collections.hybrid.identity.plugins.module_utils.common._child_batches import ChildBatches, can_fork
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
 from ansible_collections.hybrid.identity.plugins.module_utils.common._option_files import read_option_file
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import OnPremUser
@@ -58,6 +61,40 @@ def onprem_user(user: AdUser) -> OnPremUser:
 def read_scope(ad: AdSession, search_base: str | None, ldap_filter: str | None) -> list[AdUser]:
     """Every user in scope, in one paged search, with what planning, writing and predicting need."""
     return list(ad.scan(SCOPE_ATTRIBUTES, search_base=search_base or ad.base_dn, ldap_filter=ldap_filter))
+
+
+class ScopeRead:
+    """`read_scope` started now and received while the caller lists Graph; `result` waits for it.
+
+    Where the platform forks, the search runs in a child process with an AD session of its own (bound again to
+    the domain controller ``ad`` found), so that ldap3's decoding runs on another core: make it before starting
+    any thread. Elsewhere the scope is read by `result`, in the caller's thread. Closing stops the child.
+    """
+
+    def __init__(self, ad: AdSession, search_base: str | None, ldap_filter: str | None) -> None:
+        self._ad, self._base, self._filter = ad, search_base or ad.base_dn, ldap_filter
+        self._child = None
+        self._received = None
+        if can_fork():
+            self._child = ChildBatches(partial(batched_scan_of_new_session, ad.settings, SCOPE_ATTRIBUTES, self._base,
+                                               ldap_filter), f"the read of {self._base}")
+            self._received = self._child.drained()
+
+    def result(self) -> list[AdUser]:
+        """Every user in scope, or the error the search met."""
+        if self._received is None:
+            return read_scope(self._ad, self._base, self._filter)
+        return self._received.result()
+
+    def close(self) -> None:
+        if self._child is not None:
+            self._child.close()
+
+    def __enter__(self) -> ScopeRead:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 def _guid_filter(guids: Sequence[str]) -> str:

@@ -20,7 +20,9 @@ import os
 import pickle
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import HybridIdentityError
 
@@ -53,6 +55,21 @@ class ChildBatches:
         os.close(write_end)
         self._pipe = os.fdopen(read_end, "rb")
         self._status: int | None = None
+        self._closing = threading.RLock()  # close and reap come from the reading thread or the caller's
+
+    def drained(self) -> Future:
+        """Receive the batches in a thread of this process, so that the child never waits on a full pipe while
+        this process does other work; the future's result is every batch's items, in order, or the error."""
+        received: Future = Future()
+
+        def drain() -> None:
+            try:
+                received.set_result([item for batch in self for item in batch])
+            except BaseException as err:  # pylint: disable=broad-exception-caught
+                received.set_exception(err)
+
+        threading.Thread(target=drain, name="child-batches", daemon=True).start()
+        return received
 
     def __iter__(self) -> Iterator:
         try:
@@ -60,7 +77,8 @@ class ChildBatches:
                 try:
                     # written by our own child, through a pipe nobody else holds
                     kind, value = pickle.load(self._pipe)  # noqa: S301
-                except (EOFError, pickle.UnpicklingError) as err:
+                except (EOFError, pickle.UnpicklingError, ValueError) as err:
+                    # ValueError: the pipe was closed under this read (`close` from another thread)
                     raise ChildEnded(
                         f"{self.what} stopped before it was done ({self._reap()})",
                         hint="run again; if it stops again, look for the system killing processes that use too "
@@ -74,18 +92,22 @@ class ChildBatches:
             self.close()
 
     def close(self) -> None:
-        """Stop the child if it still runs and reap it; the pipe is closed."""
-        if self._status is None:
-            if not self._pipe.closed:
+        """Stop the child if it still runs and reap it, then close the pipe (safe from any thread, and twice)."""
+        with self._closing:
+            if self._status is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self._pid, signal.SIGTERM)
+                self._reap()
+        # the child is gone: a thread still reading the pipe meets its end
+        if not self._pipe.closed:
+            with contextlib.suppress(OSError, ValueError):
                 self._pipe.close()
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGTERM)
-            self._reap()
 
     def _reap(self) -> str:
         """Wait for the child; how it ended, for messages."""
-        if self._status is None:
-            _pid, self._status = os.waitpid(self._pid, 0)
+        with self._closing:
+            if self._status is None:
+                _pid, self._status = os.waitpid(self._pid, 0)
         if os.WIFSIGNALED(self._status):
             return f"its process was killed by signal {os.WTERMSIG(self._status)}"
         return f"its process exited with status {os.waitstatus_to_exitcode(self._status)}"

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
 
-from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import AdSession
+from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import batched_scan, batched_scan_of_new_session
 from ansible_collections.hybrid.identity.plugins.module_utils.common._child_batches import ChildBatches, can_fork
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._cloud_users import list_users, read_admin_roles
 from ansible_collections.hybrid.identity.plugins.module_utils.graph._graph_errors import MissingPermission
@@ -74,12 +74,13 @@ class OnPremReader:
         self._handed: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._failure: BaseException | None = None
+        scan = (ONPREM_ATTRIBUTES, search_base, ldap_filter, _predictor_value, HANDOVER)
         if in_child if in_child is not None else can_fork():
             # the child binds again, to the domain controller this session found
-            batches = ChildBatches(partial(_scope_batches_of_new_session, ad.settings, search_base, ldap_filter),
+            batches = ChildBatches(partial(batched_scan_of_new_session, ad.settings, *scan),
                                    f"the read of {search_base or 'the domain'}")
         else:
-            batches = _scope_batches(ad, search_base, ldap_filter)
+            batches = batched_scan(ad, *scan)
         self._thread = threading.Thread(target=self._read, args=(batches,), name="ldap", daemon=True)
         self._thread.start()
 
@@ -133,21 +134,8 @@ class OnPremReader:
         self.close()
 
 
-def _scope_batches(ad, search_base, ldap_filter) -> Iterator[list[OnPremUser]]:
-    """The scope as lists of about HANDOVER users, each converted as it is read (the ldap3 entry is dropped at once)."""
-    users = []
-    for user in ad.scan(ONPREM_ATTRIBUTES, search_base=search_base, ldap_filter=ldap_filter):
-        users.append(OnPremUser.from_dict(onprem_record(user)))
-        if len(users) >= HANDOVER:
-            yield users
-            users = []
-    yield users
-
-
-def _scope_batches_of_new_session(settings, search_base, ldap_filter) -> Iterator[list[OnPremUser]]:
-    """`_scope_batches` over a session of its own (the child's)."""
-    with AdSession(settings) as ad:
-        yield from _scope_batches(ad, search_base, ldap_filter)
+def _predictor_value(user) -> OnPremUser:
+    return OnPremUser.from_dict(onprem_record(user))
 
 
 def onprem_record(user) -> dict:

@@ -3,6 +3,7 @@
 import atexit
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -16,6 +17,19 @@ def _users(batches: int, per_batch: int):
     for batch in range(batches):
         yield [OnPremUser(f"CN=u{batch}-{n},DC=x", proxy_addresses=(f"SMTP:u{batch}-{n}@x.com",))
                for n in range(per_batch)]
+
+
+def _os_threads() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("Threads:"))
+
+
+def _only_this_thread_left():
+    """Wait for the threads of earlier tests to end, as the operating system counts them (so does fork's warning)."""
+    deadline = time.monotonic() + 10
+    while (threading.active_count() > 1 or _os_threads() > 1) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() == 1
 
 
 def _pid_of_the_producer():
@@ -120,3 +134,33 @@ def test_the_child_neither_writes_to_nor_holds_the_modules_standard_streams(tmp_
         [[stdout]] = list(batches)
     assert stdout == os.devnull
     assert "corrupt" not in capfd.readouterr().out
+
+
+def test_drained_receives_in_a_thread_so_the_child_never_waits_on_a_full_pipe():
+    # far more than a pipe holds (64 KiB): without a reader the child would block on its first few batches
+    with ChildBatches(lambda: _users(40, 500), "the read") as batches:
+        received = batches.drained()
+        time.sleep(0.2)  # this process busy elsewhere; the thread keeps the pipe empty
+        users = received.result(timeout=30)
+    assert users == [user for batch in _users(40, 500) for user in batch]
+
+
+def test_drained_gives_the_childs_error_and_closing_early_ends_the_thread():
+    def produce():
+        yield ["first"]
+        raise ConfigurationError("search_base 'OU=Nowhere' does not exist", hint="name an existing OU")
+
+    _only_this_thread_left()
+    with ChildBatches(produce, "the read") as batches, pytest.raises(ConfigurationError, match="does not exist"):
+        batches.drained().result(timeout=30)
+
+    def endless():
+        while True:
+            yield ["more"] * 100
+
+    _only_this_thread_left()  # the module forks before it starts threads; so does this test
+    batches = ChildBatches(endless, "the read")
+    received = batches.drained()
+    batches.close()  # as when the Graph read failed first
+    with pytest.raises(ChildEnded):
+        received.result(timeout=30)

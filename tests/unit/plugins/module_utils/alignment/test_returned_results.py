@@ -50,4 +50,3 @@ def test_all_and_none():
 ])
 def test_which_pairs_need_a_person(pair, needs):
     assert pair_needs_attention(pair) is needs
-

@@ -305,6 +305,7 @@ def test_cloud_sync_with_the_matching_window_joins_every_pair_end_to_end(lab, la
         "directory_sync_expected": expected,
         "directory_sync_verify_timeout": 60,
         "directory_sync_verify_poll_interval": 2,
+        "directory_sync_verify_return_results": "all",  # each pair's cloud id is checked below
     }
 
     returncode, kept, output = run_role(lab, role_vars)
@@ -410,8 +411,9 @@ def test_verification_names_the_pair_and_difference_when_the_lab_drops_a_join(la
     assert returncode != 0, output
     verification = kept["verification"]
     assert verification["summary"] == {"pairs": 2, "ok": 1, "failed": 1}
-    [bob] = [r for r in verification["results"] if not r["ok"]]
-    assert bob["label"] == "bob"
+    # the role's default (attention) lists only the pair that differs; alice, joined, is only counted
+    [bob] = verification["results"]
+    assert bob["label"] == "bob" and not bob["ok"]
     assert {"attribute": "onPremisesSyncEnabled", "expected": True, "actual": None} in bob["differences"]
     assert {"attribute": "onPremisesImmutableId", "expected": expected[1]["source_anchor"], "actual": None} \
         in bob["differences"]
@@ -576,6 +578,7 @@ def test_scheduled_waits_for_the_labs_cycle_and_verifies_every_kind_of_join(lab)
         "directory_sync_expected": expected,
         "directory_sync_verify_timeout": 60,
         "directory_sync_verify_poll_interval": 1,
+        "directory_sync_verify_return_results": "all",  # each pair's cloud id is checked below
     }
 
     with schedule_once_the_window_is_open(lab, 1):
@@ -624,16 +627,18 @@ def test_verify_reads_in_bulk_one_batch_per_poll(lab, lab_vars):
 
 
 def test_verify_returns_the_pairs_asked_for_and_counts_every_pair(lab, lab_vars):
-    """return_results: every pair by default, only those that differ with attention, none with none."""
+    """return_results: only the pairs that differ by default and with attention, every pair with all, none with none."""
     lab.load(JOIN_SCENARIO)
     expected = expected_pairs(lab)
     emulator(lab).sync_run("full")   # without the matching window the soft matches are refused: some pairs differ
     returned = {}
-    for which in ("all", "attention", "none"):
+    for which in ("all", "attention", "none", None):
+        chosen = {} if which is None else {"return_results": which}
         completed, result = task_result({"name": "Verify once", "hybrid.identity.directory_sync_verify": graph(
-            lab_vars, expected=expected, timeout=0, poll_interval=1, return_results=which)}, check=True)
+            lab_vars, expected=expected, timeout=0, poll_interval=1, **chosen)}, check=True)
         assert not result.get("failed"), completed.stdout
         returned[which] = result
+    assert returned[None]["results"] == returned["attention"]["results"]
     summary = returned["all"]["summary"]
     assert summary["pairs"] == 3 and summary["failed"] > 0 and summary["ok"] > 0
     assert [row["label"] for row in returned["all"]["results"]] == [pair["label"] for pair in expected]

@@ -160,7 +160,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils.alignment._ad_crea
     taken_sam_account_names,
     users_holding,
 )
-from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignment_io import onprem_user, read_scope
+from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignment_io import read_scope
 from ansible_collections.hybrid.identity.plugins.module_utils.alignment._authority_transfer import (
     CLOUD_PROPERTIES,
     Skipped,
@@ -180,6 +180,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import (
     CloudReader,
     merge_tenant,
+    onprem_user,
     with_admin_roles,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module

@@ -380,7 +380,6 @@ from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignme
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignment_io import (
     ScopeRead,
-    onprem_user,
     read_cloud_side,
     read_pairs_file,
     read_users_again,
@@ -407,6 +406,7 @@ from ansible_collections.hybrid.identity.plugins.module_utils.matching._pairing 
     pair_users,
     rows_from_records,
 )
+from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import onprem_user
 from ansible_collections.hybrid.identity.plugins.module_utils.preflight._input_guard import guarded_module
 from ansible_collections.hybrid.identity.plugins.module_utils.sync._sync_features import requested_features
 

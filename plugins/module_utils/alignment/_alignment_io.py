@@ -24,7 +24,6 @@ from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor imp
 from ansible_collections.hybrid.identity.plugins.module_utils.common._child_batches import ChildBatches, can_fork
 from ansible_collections.hybrid.identity.plugins.module_utils.common._errors import ConfigurationError
 from ansible_collections.hybrid.identity.plugins.module_utils.common._option_files import read_option_file
-from ansible_collections.hybrid.identity.plugins.module_utils.matching._matching_model import OnPremUser
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._pairing import (
     CloudEntry,
     PairRow,
@@ -35,7 +34,6 @@ from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_mat
     ONPREM_ATTRIBUTES,
     CloudReader,
     merge_tenant,
-    onprem_record,
     read_cloud_users,
     with_admin_roles,
 )
@@ -51,11 +49,6 @@ except ImportError as import_error:  # only a YAML pairs_file needs it
 SCOPE_ATTRIBUTES = tuple(dict.fromkeys(USER_ATTRIBUTES + ONPREM_ATTRIBUTES))
 GUIDS_PER_SEARCH = 100
 PAIRS_SHAPE = "a list of {onprem: <identity>, cloud: <identity>} mappings, bare or under the key pairs"
-
-
-def onprem_user(user: AdUser) -> OnPremUser:
-    """An AD user as the predictor and the pairing read it."""
-    return OnPremUser.from_dict(onprem_record(user))
 
 
 def read_scope(ad: AdSession, search_base: str | None, ldap_filter: str | None) -> list[AdUser]:

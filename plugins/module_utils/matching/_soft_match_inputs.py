@@ -74,7 +74,7 @@ class OnPremReader:
         self._handed: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._failure: BaseException | None = None
-        scan = (ONPREM_ATTRIBUTES, search_base, ldap_filter, _predictor_value, HANDOVER)
+        scan = (ONPREM_ATTRIBUTES, search_base, ldap_filter, onprem_user, HANDOVER)
         if in_child if in_child is not None else can_fork():
             # the child binds again, to the domain controller this session found
             batches = ChildBatches(partial(batched_scan_of_new_session, ad.settings, *scan),
@@ -134,7 +134,8 @@ class OnPremReader:
         self.close()
 
 
-def _predictor_value(user) -> OnPremUser:
+def onprem_user(user) -> OnPremUser:
+    """An AD user (``_ad.AdUser``) as the predictor and the pairing read it."""
     return OnPremUser.from_dict(onprem_record(user))
 
 

@@ -11,12 +11,12 @@ from ansible_collections.hybrid.identity.plugins.module_utils.ad._ad import USER
 from ansible_collections.hybrid.identity.plugins.module_utils.alignment._alignment_io import (
     SCOPE_ATTRIBUTES,
     _guid_filter,
-    onprem_user,
 )
 from ansible_collections.hybrid.identity.plugins.module_utils.common._anchor import AnchorError
 from ansible_collections.hybrid.identity.plugins.module_utils.matching._soft_match_inputs import (
     ONPREM_ATTRIBUTES,
     onprem_record,
+    onprem_user,
 )
 
 GUID = "2ad37e9a-b40a-4d46-aa48-2d7d273334f6"
